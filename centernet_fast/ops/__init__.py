@@ -1,0 +1,10 @@
+"""Fused CenterNet ops, reachable as ``centernet_fast.ops.<op>`` and ``torch.ops.centernet_fast.<op>``.
+
+``reference`` holds the plain-PyTorch specification of every op; ``original`` the original
+CenterNet code paths kept as anchors for tests and benchmarks.
+"""
+
+from centernet_fast.ops._extension import extension_available
+from centernet_fast.ops.heatmap_targets import CtdetTargets, ctdet_targets, gaussian_radius
+
+__all__ = ["CtdetTargets", "ctdet_targets", "extension_available", "gaussian_radius"]

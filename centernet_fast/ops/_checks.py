@@ -1,0 +1,63 @@
+"""Argument checks of the reference ops, with the same messages as the compiled ops' checks."""
+
+import torch
+
+RADIUS_MODES = ("centernet", "corrected")
+TARGET_RADIUS_MODES = RADIUS_MODES + ("elliptical",)
+
+
+def require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+def check_min_overlap(op: str, min_overlap: float) -> None:
+    require(0.0 < min_overlap < 1.0,
+            f"{op}: min_overlap must be in the open interval (0, 1); got {min_overlap}")
+
+
+def check_mode(op: str, arg: str, mode: str, choices) -> None:
+    names = ", ".join(f"'{c}'" for c in choices)
+    require(mode in choices, f"{op}: {arg} must be one of {names}; got '{mode}'")
+
+
+def check_gaussian_radius_args(height, width, min_overlap, mode) -> None:
+    op = "gaussian_radius"
+    for name, t in (("height", height), ("width", width)):
+        require(t.dtype != torch.bool and not t.is_complex(),
+                f"{op}: {name} must be a real (floating-point or integer) tensor; got {t.dtype}")
+    require(height.shape == width.shape,
+            f"{op}: height and width must have the same shape; got {list(height.shape)} and "
+            f"{list(width.shape)}")
+    require(height.device == width.device,
+            f"{op}: height and width must be on the same device; got {height.device} and "
+            f"{width.device}")
+    check_min_overlap(op, min_overlap)
+    check_mode(op, "mode", mode, RADIUS_MODES)
+
+
+def check_ctdet_targets_args(boxes, labels, num_classes, output_size, max_objs, min_overlap,
+                             radius_mode) -> None:
+    op = "ctdet_targets"
+    require(boxes.dim() == 3 and boxes.shape[2] == 4,
+            f"{op}: boxes must have shape [B, N, 4]; got {list(boxes.shape)}")
+    require(boxes.dtype == torch.float32, f"{op}: boxes must be float32; got {boxes.dtype}")
+    require(labels.dim() == 2, f"{op}: labels must have shape [B, N]; got {list(labels.shape)}")
+    require(labels.dtype == torch.int64, f"{op}: labels must be int64; got {labels.dtype}")
+    require(labels.shape == boxes.shape[:2],
+            f"{op}: labels must have shape [B, N] = {list(boxes.shape[:2])} to match boxes; got "
+            f"{list(labels.shape)}")
+    require(boxes.device == labels.device,
+            f"{op}: boxes and labels must be on the same device; got {boxes.device} and "
+            f"{labels.device}")
+    require(num_classes > 0, f"{op}: num_classes must be positive; got {num_classes}")
+    require(len(output_size) == 2 and all(s > 0 for s in output_size),
+            f"{op}: output_size must be two positive integers (H, W); got {list(output_size)}")
+    require(max_objs >= 0, f"{op}: max_objs must be non-negative; got {max_objs}")
+    check_min_overlap(op, min_overlap)
+    check_mode(op, "radius_mode", radius_mode, TARGET_RADIUS_MODES)
+    if labels.numel():
+        lo, hi = int(labels.min()), int(labels.max())
+        require(lo >= -1 and hi < num_classes,
+                f"{op}: labels must be in [-1, num_classes) = [-1, {num_classes}) with -1 marking "
+                f"padding; got values in [{lo}, {hi}]")

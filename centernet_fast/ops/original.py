@@ -1,0 +1,98 @@
+"""The original CenterNet target drawing, restated in numpy: the code path users run today.
+
+CenterNet draws targets per image inside data-loader workers, one object at a time, and the
+DataLoader's collate stacks them into batch tensors. ``ctdet_targets_batch`` reproduces that whole
+path for a padded batch. It is the benchmark anchor for ``ctdet_targets`` and, being written
+independently of ``reference.py``, a second oracle for the tests. Only the original radius mode
+exists here.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+
+def gaussian_radius(det_size, min_overlap=0.7):
+    """CornerNet's radius as CenterNet writes it, on Python numbers (float64)."""
+    height, width = det_size
+    a1 = 1
+    b1 = height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 + np.sqrt(b1 ** 2 - 4 * a1 * c1)) / 2
+    a2 = 4
+    b2 = 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 + np.sqrt(b2 ** 2 - 4 * a2 * c2)) / 2
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + np.sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
+    return min(r1, r2, r3)
+
+
+def gaussian_2d(diameter, sigma):
+    """float64 [diameter, diameter] Gaussian; values below eps * max set to 0."""
+    half = (diameter - 1.0) / 2.0
+    y, x = np.ogrid[-half:half + 1, -half:half + 1]
+    g = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    g[g < np.finfo(g.dtype).eps * g.max()] = 0
+    return g
+
+
+def draw_umich_gaussian(heatmap, center, radius):
+    """Max-draws a Gaussian of the given integer radius at integer ``center`` (x, y) in place."""
+    diameter = 2 * radius + 1
+    gaussian = gaussian_2d(diameter, sigma=diameter / 6)
+    x, y = int(center[0]), int(center[1])
+    height, width = heatmap.shape[0:2]
+    left, right = min(x, radius), min(width - x, radius + 1)
+    top, bottom = min(y, radius), min(height - y, radius + 1)
+    region = heatmap[y - top:y + bottom, x - left:x + right]
+    window = gaussian[radius - top:radius + bottom, radius - left:radius + right]
+    if min(window.shape) > 0 and min(region.shape) > 0:
+        np.maximum(region, window, out=region)
+    return heatmap
+
+
+def ctdet_targets_image(boxes, labels, num_classes, output_size, max_objs=128):
+    """Targets of one image as the original ``CTDetDataset.__getitem__`` builds them.
+
+    boxes: float32 [N, 4] in output coordinates; labels: int [N] (entries < 0 are skipped).
+    Returns numpy (hm [C, H, W], wh [max_objs, 2], reg [max_objs, 2], ind [max_objs],
+    reg_mask [max_objs]).
+    """
+    output_h, output_w = output_size
+    hm = np.zeros((num_classes, output_h, output_w), dtype=np.float32)
+    wh = np.zeros((max_objs, 2), dtype=np.float32)
+    reg = np.zeros((max_objs, 2), dtype=np.float32)
+    ind = np.zeros((max_objs,), dtype=np.int64)
+    reg_mask = np.zeros((max_objs,), dtype=np.uint8)
+    for k in range(min(len(boxes), max_objs)):
+        if labels[k] < 0:
+            continue
+        bbox = np.array(boxes[k], dtype=np.float32)
+        bbox[[0, 2]] = np.clip(bbox[[0, 2]], 0, output_w - 1)
+        bbox[[1, 3]] = np.clip(bbox[[1, 3]], 0, output_h - 1)
+        h, w = bbox[3] - bbox[1], bbox[2] - bbox[0]
+        if h > 0 and w > 0:
+            radius = max(0, int(gaussian_radius((math.ceil(h), math.ceil(w)))))
+            ct = np.array([(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2], dtype=np.float32)
+            ct_int = ct.astype(np.int32)
+            draw_umich_gaussian(hm[labels[k]], ct_int, radius)
+            wh[k] = 1.0 * w, 1.0 * h
+            ind[k] = ct_int[1] * output_w + ct_int[0]
+            reg[k] = ct - ct_int
+            reg_mask[k] = 1
+    return hm, wh, reg, ind, reg_mask
+
+
+def ctdet_targets_batch(boxes, labels, num_classes, output_size, max_objs=128):
+    """The per-image numpy loop plus the collate step: torch batch tensors like ``ctdet_targets``.
+
+    boxes: float32 [B, N, 4], labels: int64 [B, N] (numpy arrays or CPU tensors).
+    """
+    boxes, labels = np.asarray(boxes), np.asarray(labels)
+    per_image = [ctdet_targets_image(boxes[b], labels[b], num_classes, output_size, max_objs)
+                 for b in range(len(boxes))]
+    return tuple(torch.stack([torch.from_numpy(t[i]) for t in per_image]) for i in range(5))

@@ -1,0 +1,135 @@
+"""Plain-PyTorch implementations of the centernet_fast ops: the executable specification.
+
+Tests compare the compiled kernels with these functions, benchmarks use them as the eager
+baseline, and ``centernet_fast.ops`` falls back to them when the extension is not built. They are
+written for clarity, following the original CenterNet code step by step, not for speed.
+"""
+
+import math
+
+import torch
+
+from centernet_fast.ops._checks import check_ctdet_targets_args, check_gaussian_radius_args
+
+ELLIPTICAL_ALPHA = 0.54  # TTFNet's alpha
+
+
+def gaussian_radius(height: torch.Tensor, width: torch.Tensor, min_overlap: float = 0.7,
+                    mode: str = "centernet") -> torch.Tensor:
+    """Elementwise Gaussian radius of boxes of the given sizes, float64 (same shape as inputs).
+
+    ``mode="centernet"``: CornerNet's three-case formula exactly as CenterNet writes it (the larger
+    roots and the missing 2a divisors included), in the original order of operations, in float64.
+    ``mode="corrected"``: the corrected derivation (mmdetection's ``gaussian_radius``).
+    """
+    check_gaussian_radius_args(height, width, min_overlap, mode)
+    h, w = height.double(), width.double()
+    corrected = mode == "corrected"
+
+    a1 = 1
+    b1 = h + w
+    c1 = w * h * (1 - min_overlap) / (1 + min_overlap)
+    sq1 = torch.sqrt(b1 ** 2 - 4 * a1 * c1)
+    r1 = (b1 - sq1) / (2 * a1) if corrected else (b1 + sq1) / 2
+
+    a2 = 4
+    b2 = 2 * (h + w)
+    c2 = (1 - min_overlap) * w * h
+    sq2 = torch.sqrt(b2 ** 2 - 4 * a2 * c2)
+    r2 = (b2 - sq2) / (2 * a2) if corrected else (b2 + sq2) / 2
+
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (h + w)
+    c3 = (min_overlap - 1) * w * h
+    sq3 = torch.sqrt(b3 ** 2 - 4 * a3 * c3)
+    r3 = (b3 + sq3) / (2 * a3) if corrected else (b3 + sq3) / 2
+    return torch.minimum(torch.minimum(r1, r2), r3)
+
+
+def gaussian_2d(radius_y: int, radius_x: int, elliptical: bool, device=None) -> torch.Tensor:
+    """The float64 Gaussian window [2*ry+1, 2*rx+1], sigma = diameter / 6 per axis.
+
+    Circular windows use the original expression exp(-(x*x + y*y) / (2*sigma*sigma)); elliptical
+    ones TTFNet's exp(-(x*x / (2*sx*sx) + y*y / (2*sy*sy))). Values below float64 eps times the
+    peak are set to 0, as the original does.
+    """
+    y = torch.arange(-radius_y, radius_y + 1, dtype=torch.float64, device=device).view(-1, 1)
+    x = torch.arange(-radius_x, radius_x + 1, dtype=torch.float64, device=device).view(1, -1)
+    sigma_x, sigma_y = (2 * radius_x + 1) / 6, (2 * radius_y + 1) / 6
+    if elliptical:
+        g = torch.exp(-(x * x / (2 * sigma_x * sigma_x) + y * y / (2 * sigma_y * sigma_y)))
+    else:
+        g = torch.exp(-(x * x + y * y) / (2 * sigma_x * sigma_x))
+    g[g < torch.finfo(torch.float64).eps * g.max()] = 0
+    return g
+
+
+def draw_gaussian(plane: torch.Tensor, cx: int, cy: int, radius_y: int, radius_x: int,
+                  elliptical: bool) -> None:
+    """Elementwise max of the Gaussian centred at (cx, cy) into ``plane`` [H, W] float32, clipped
+    at the borders."""
+    height, width = plane.shape
+    left, right = min(cx, radius_x), min(width - cx, radius_x + 1)
+    top, bottom = min(cy, radius_y), min(height - cy, radius_y + 1)
+    g = gaussian_2d(radius_y, radius_x, elliptical, plane.device)
+    window = g[radius_y - top:radius_y + bottom, radius_x - left:radius_x + right]
+    region = plane[cy - top:cy + bottom, cx - left:cx + right]
+    torch.maximum(region, window.float(), out=region)
+
+
+def object_radii(h: float, w: float, min_overlap: float, radius_mode: str):
+    """(radius_y, radius_x) in pixels of an object of clipped size h x w (float32 values)."""
+    if radius_mode == "elliptical":
+        return (max(0, int(h / 2.0 * ELLIPTICAL_ALPHA)), max(0, int(w / 2.0 * ELLIPTICAL_ALPHA)))
+    size = torch.tensor([[math.ceil(h)], [math.ceil(w)]], dtype=torch.float64)
+    r = max(0, int(gaussian_radius(size[0], size[1], min_overlap, radius_mode)))
+    return r, r
+
+
+def ctdet_targets(boxes: torch.Tensor, labels: torch.Tensor, num_classes: int, output_size,
+                  max_objs: int = 128, min_overlap: float = 0.7, radius_mode: str = "centernet"):
+    """CenterNet detection targets for a padded batch, one object at a time.
+
+    Args:
+        boxes: float32 [B, N, 4] (x1, y1, x2, y2) in output-map coordinates.
+        labels: int64 [B, N] class ids, -1 for padding.
+        output_size: (H, W) of the output map.
+    Returns:
+        (hm float32 [B, C, H, W], wh float32 [B, max_objs, 2] as (w, h), reg float32
+        [B, max_objs, 2] as (dx, dy), ind int64 [B, max_objs] = y*W + x, reg_mask uint8
+        [B, max_objs]) on the boxes' device. Object k of image b uses slot k; objects beyond
+        max_objs are dropped; padding, non-finite boxes and boxes empty after clipping leave their
+        slot zero.
+    """
+    check_ctdet_targets_args(boxes, labels, num_classes, output_size, max_objs, min_overlap,
+                             radius_mode)
+    height, width = (int(s) for s in output_size)
+    batch, num_boxes = labels.shape
+    device = boxes.device
+    hm = torch.zeros(batch, num_classes, height, width, dtype=torch.float32, device=device)
+    wh = torch.zeros(batch, max_objs, 2, dtype=torch.float32, device=device)
+    reg = torch.zeros(batch, max_objs, 2, dtype=torch.float32, device=device)
+    ind = torch.zeros(batch, max_objs, dtype=torch.int64, device=device)
+    reg_mask = torch.zeros(batch, max_objs, dtype=torch.uint8, device=device)
+    # Box arithmetic stays in float32 (0-d tensors), as in the original float32 numpy code.
+    limits = torch.tensor([width - 1, height - 1] * 2, dtype=torch.float32)
+    boxes_host, labels_host = boxes.detach().cpu(), labels.cpu()
+    for b in range(batch):
+        for k in range(min(num_boxes, max_objs)):
+            label, box = int(labels_host[b, k]), boxes_host[b, k]
+            if label < 0 or not bool(torch.isfinite(box).all()):
+                continue
+            box = torch.minimum(box.clamp(min=0), limits)
+            h, w = box[3] - box[1], box[2] - box[0]
+            if not (h > 0 and w > 0):
+                continue
+            radius_y, radius_x = object_radii(float(h), float(w), min_overlap, radius_mode)
+            ct = (box[:2] + box[2:]) / 2
+            ct_int = ct.to(torch.int32)
+            cx, cy = int(ct_int[0]), int(ct_int[1])
+            draw_gaussian(hm[b, label], cx, cy, radius_y, radius_x, radius_mode == "elliptical")
+            wh[b, k] = torch.stack([w, h])
+            reg[b, k] = ct - ct_int
+            ind[b, k] = cy * width + cx
+            reg_mask[b, k] = 1
+    return hm, wh, reg, ind, reg_mask

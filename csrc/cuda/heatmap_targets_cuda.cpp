@@ -1,0 +1,50 @@
+// CUDA registrations of gaussian_radius and ctdet_targets: check, allocate, launch on the current
+// stream. Compiled by the host compiler; the kernels live in heatmap_targets_kernel.cu.
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "cuda/heatmap_targets_kernel.cuh"
+#include "heatmap_targets.h"
+
+namespace centernet_fast {
+namespace {
+
+void check_launch(const char* op, cudaError_t err) {
+  TORCH_CHECK(err == cudaSuccess, op, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+CtdetTargetsResult ctdet_targets_cuda(const at::Tensor& boxes, const at::Tensor& labels,
+                                      int64_t num_classes, at::IntArrayRef output_size,
+                                      int64_t max_objs, double min_overlap,
+                                      c10::string_view radius_mode) {
+  const c10::cuda::CUDAGuard guard(boxes.device());
+  CtdetTargetsCall call = prepare_ctdet_targets(boxes, labels, num_classes, output_size, max_objs,
+                                                min_overlap, radius_mode);
+  call.hm.zero_();  // the kernel only touches the Gaussian windows
+  check_launch("ctdet_targets",
+               launch_ctdet_targets(call.params, at::cuda::getCurrentCUDAStream()));
+  return call.result();
+}
+
+at::Tensor gaussian_radius_cuda(const at::Tensor& height, const at::Tensor& width,
+                                double min_overlap, c10::string_view mode) {
+  const c10::cuda::CUDAGuard guard(height.device());
+  const GaussianRadiusCall call = prepare_gaussian_radius(height, width, min_overlap, mode);
+  check_launch("gaussian_radius",
+               launch_gaussian_radius(call.height.data_ptr<double>(), call.width.data_ptr<double>(),
+                                      call.out.data_ptr<double>(), call.out.numel(),
+                                      call.min_overlap, call.mode,
+                                      at::cuda::getCurrentCUDAStream()));
+  return call.out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(centernet_fast, CUDA, m) {
+  m.impl("gaussian_radius", &gaussian_radius_cuda);
+  m.impl("ctdet_targets", &ctdet_targets_cuda);
+}
+
+}  // namespace centernet_fast

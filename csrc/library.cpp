@@ -1,0 +1,13 @@
+// The schemas of every centernet_fast op, in one place: this is the library's operator API.
+// Kernels are registered per backend next to each op (TORCH_LIBRARY_IMPL).
+#include <torch/library.h>
+
+TORCH_LIBRARY(centernet_fast, m) {
+  // Elementwise CornerNet/CenterNet Gaussian radius of (height, width) box sizes, float64.
+  m.def("gaussian_radius(Tensor height, Tensor width, float min_overlap=0.7, "
+        "str mode=\"centernet\") -> Tensor");
+  // CenterNet detection targets: (hm, wh, reg, ind, reg_mask) for a padded batch of boxes.
+  m.def("ctdet_targets(Tensor boxes, Tensor labels, int num_classes, int[2] output_size, "
+        "int max_objs=128, float min_overlap=0.7, str radius_mode=\"centernet\") "
+        "-> (Tensor hm, Tensor wh, Tensor reg, Tensor ind, Tensor reg_mask)");
+}
