@@ -34,7 +34,7 @@ def _want_cuda():
 
 
 def _extension():
-    host_flags = ["-O3", "-std=c++17", "-ffp-contract=off"]
+    host_flags = ["-O3", "-ffp-contract=off"]
     sources = _sources("*.cpp") + _sources("cpu/*.cpp")
     if not _want_cuda():
         return cpp_extension.CppExtension(
@@ -44,7 +44,7 @@ def _extension():
     sources += _sources("cuda/*.cpp") + _sources("cuda/*.cu")
     return cpp_extension.CUDAExtension(
         "centernet_fast._C", sources, include_dirs=[str(CSRC)],
-        extra_compile_args={"cxx": host_flags, "nvcc": ["-O3", "-std=c++17"]},
+        extra_compile_args={"cxx": host_flags, "nvcc": ["-O3"]},
     )
 
 

@@ -14,6 +14,29 @@ from centernet_fast.ops._checks import check_ctdet_targets_args, check_gaussian_
 ELLIPTICAL_ALPHA = 0.54  # TTFNet's alpha
 
 
+def radius_of_size(height: float, width: float, min_overlap: float, corrected: bool) -> float:
+    """The radius of one box on Python floats (IEEE float64; ``math.sqrt`` is correctly rounded,
+    while torch's vectorised float64 sqrt may differ by an ulp and truncate wrongly)."""
+    a1 = 1
+    b1 = height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    sq1 = math.sqrt(b1 ** 2 - 4 * a1 * c1)
+    r1 = (b1 - sq1) / (2 * a1) if corrected else (b1 + sq1) / 2
+
+    a2 = 4
+    b2 = 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    sq2 = math.sqrt(b2 ** 2 - 4 * a2 * c2)
+    r2 = (b2 - sq2) / (2 * a2) if corrected else (b2 + sq2) / 2
+
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    sq3 = math.sqrt(b3 ** 2 - 4 * a3 * c3)
+    r3 = (b3 + sq3) / (2 * a3) if corrected else (b3 + sq3) / 2
+    return min(r1, r2, r3)
+
+
 def gaussian_radius(height: torch.Tensor, width: torch.Tensor, min_overlap: float = 0.7,
                     mode: str = "centernet") -> torch.Tensor:
     """Elementwise Gaussian radius of boxes of the given sizes, float64 (same shape as inputs).
@@ -23,27 +46,9 @@ def gaussian_radius(height: torch.Tensor, width: torch.Tensor, min_overlap: floa
     ``mode="corrected"``: the corrected derivation (mmdetection's ``gaussian_radius``).
     """
     check_gaussian_radius_args(height, width, min_overlap, mode)
-    h, w = height.double(), width.double()
-    corrected = mode == "corrected"
-
-    a1 = 1
-    b1 = h + w
-    c1 = w * h * (1 - min_overlap) / (1 + min_overlap)
-    sq1 = torch.sqrt(b1 ** 2 - 4 * a1 * c1)
-    r1 = (b1 - sq1) / (2 * a1) if corrected else (b1 + sq1) / 2
-
-    a2 = 4
-    b2 = 2 * (h + w)
-    c2 = (1 - min_overlap) * w * h
-    sq2 = torch.sqrt(b2 ** 2 - 4 * a2 * c2)
-    r2 = (b2 - sq2) / (2 * a2) if corrected else (b2 + sq2) / 2
-
-    a3 = 4 * min_overlap
-    b3 = -2 * min_overlap * (h + w)
-    c3 = (min_overlap - 1) * w * h
-    sq3 = torch.sqrt(b3 ** 2 - 4 * a3 * c3)
-    r3 = (b3 + sq3) / (2 * a3) if corrected else (b3 + sq3) / 2
-    return torch.minimum(torch.minimum(r1, r2), r3)
+    sizes = zip(height.double().flatten().tolist(), width.double().flatten().tolist())
+    radii = [radius_of_size(h, w, min_overlap, mode == "corrected") for h, w in sizes]
+    return torch.tensor(radii, dtype=torch.float64, device=height.device).view(height.shape)
 
 
 def gaussian_2d(radius_y: int, radius_x: int, elliptical: bool, device=None) -> torch.Tensor:
@@ -81,8 +86,8 @@ def object_radii(h: float, w: float, min_overlap: float, radius_mode: str):
     """(radius_y, radius_x) in pixels of an object of clipped size h x w (float32 values)."""
     if radius_mode == "elliptical":
         return (max(0, int(h / 2.0 * ELLIPTICAL_ALPHA)), max(0, int(w / 2.0 * ELLIPTICAL_ALPHA)))
-    size = torch.tensor([[math.ceil(h)], [math.ceil(w)]], dtype=torch.float64)
-    r = max(0, int(gaussian_radius(size[0], size[1], min_overlap, radius_mode)))
+    r = max(0, int(radius_of_size(math.ceil(h), math.ceil(w), min_overlap,
+                                  radius_mode == "corrected")))
     return r, r
 
 

@@ -1,7 +1,7 @@
 // CUDA registrations of gaussian_radius and ctdet_targets: check, allocate, launch on the current
 // stream. Compiled by the host compiler; the kernels live in heatmap_targets_kernel.cu.
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -24,7 +24,7 @@ CtdetTargetsResult ctdet_targets_cuda(const at::Tensor& boxes, const at::Tensor&
                                                 min_overlap, radius_mode);
   call.hm.zero_();  // the kernel only touches the Gaussian windows
   check_launch("ctdet_targets",
-               launch_ctdet_targets(call.params, at::cuda::getCurrentCUDAStream()));
+               launch_ctdet_targets(call.params, c10::cuda::getCurrentCUDAStream()));
   return call.result();
 }
 
@@ -36,7 +36,7 @@ at::Tensor gaussian_radius_cuda(const at::Tensor& height, const at::Tensor& widt
                launch_gaussian_radius(call.height.data_ptr<double>(), call.width.data_ptr<double>(),
                                       call.out.data_ptr<double>(), call.out.numel(),
                                       call.min_overlap, call.mode,
-                                      at::cuda::getCurrentCUDAStream()));
+                                      c10::cuda::getCurrentCUDAStream()));
   return call.out;
 }
 
