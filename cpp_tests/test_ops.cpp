@@ -1,0 +1,76 @@
+// Calls the centernet_fast ops through the dispatcher on CPU, as a C++ user would, and checks them
+// against values worked out by hand. Exits non-zero on the first failure.
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <cmath>
+#include <cstdio>
+#include <tuple>
+
+namespace {
+
+int failures = 0;
+
+void expect(bool ok, const char* what) {
+  std::printf("%s: %s\n", ok ? "ok  " : "FAIL", what);
+  if (!ok) ++failures;
+}
+
+using Targets = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+void test_ctdet_targets() {
+  auto op = c10::Dispatcher::singleton()
+                .findSchemaOrThrow("centernet_fast::ctdet_targets", "")
+                .typed<Targets(const at::Tensor&, const at::Tensor&, int64_t, at::IntArrayRef,
+                               int64_t, double, c10::string_view)>();
+  // One 35 x 20 box (radius exactly 7) centred at (60.5, 40.0), class 2, and one padding entry.
+  const at::Tensor boxes = at::tensor({43.f, 30.f, 78.f, 50.f, 0.f, 0.f, 5.f, 5.f}).view({1, 2, 4});
+  const at::Tensor labels = at::tensor({int64_t{2}, int64_t{-1}}).view({1, 2});
+  const auto [hm, wh, reg, ind, reg_mask] =
+      op.call(boxes, labels, 3, {64, 128}, 4, 0.7, "centernet");
+
+  expect(hm.sizes() == at::IntArrayRef({1, 3, 64, 128}), "hm shape");
+  expect(hm[0][2][40][60].item<float>() == 1.f, "peak of 1 at the truncated centre");
+  const double sigma = 15.0 / 6.0;
+  const float expected = static_cast<float>(std::exp(-(4.0 + 9.0) / (2 * sigma * sigma)));
+  expect(hm[0][2][43][58].item<float>() == expected, "Gaussian value at offset (-2, +3)");
+  expect(hm[0][2][40][67].item<float>() > 0.f && hm[0][2][40][68].item<float>() == 0.f,
+         "window of radius 7");
+  expect(hm.slice(1, 0, 2).count_nonzero().item<int64_t>() == 0, "other classes untouched");
+  expect(wh[0][0][0].item<float>() == 35.f && wh[0][0][1].item<float>() == 20.f, "wh = (w, h)");
+  expect(reg[0][0][0].item<float>() == 0.5f && reg[0][0][1].item<float>() == 0.f, "reg offset");
+  expect(ind[0][0].item<int64_t>() == 40 * 128 + 60, "ind = y * W + x");
+  expect(reg_mask.sum().item<int64_t>() == 1, "only the real object is marked");
+}
+
+void test_gaussian_radius() {
+  auto op = c10::Dispatcher::singleton()
+                .findSchemaOrThrow("centernet_fast::gaussian_radius", "")
+                .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double, c10::string_view)>();
+  const at::Tensor r = op.call(at::tensor({20.0, 14.0}), at::tensor({35.0, 95.0}), 0.7, "centernet");
+  expect(r[0].item<double>() == 7.0 && r[1].item<double>() == 7.0, "exactly integral radii");
+}
+
+void test_bad_input_throws() {
+  auto op = c10::Dispatcher::singleton()
+                .findSchemaOrThrow("centernet_fast::ctdet_targets", "")
+                .typed<Targets(const at::Tensor&, const at::Tensor&, int64_t, at::IntArrayRef,
+                               int64_t, double, c10::string_view)>();
+  bool threw = false;
+  try {
+    op.call(at::zeros({1, 2, 4}), at::full({1, 2}, 5, at::kLong), 3, {8, 8}, 4, 0.7, "centernet");
+  } catch (const c10::ValueError&) {
+    threw = true;
+  }
+  expect(threw, "label >= num_classes raises ValueError");
+}
+
+}  // namespace
+
+int main() {
+  test_ctdet_targets();
+  test_gaussian_radius();
+  test_bad_input_throws();
+  std::printf("%d failure(s)\n", failures);
+  return failures == 0 ? 0 : 1;
+}
