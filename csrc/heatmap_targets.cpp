@@ -78,7 +78,7 @@ CtdetTargetsCall prepare_ctdet_targets(const at::Tensor& boxes_in, const at::Ten
   call.labels = labels_in.contiguous();
   const int64_t batch = boxes_in.size(0), height = output_size[0], width = output_size[1];
   const auto f32 = boxes_in.options();
-  call.hm = at::empty({batch, num_classes, height, width}, f32);
+  call.hm = at::zeros({batch, num_classes, height, width}, f32);
   call.wh = at::empty({batch, max_objs, 2}, f32);
   call.reg = at::empty({batch, max_objs, 2}, f32);
   call.ind = at::empty({batch, max_objs}, f32.dtype(at::kLong));

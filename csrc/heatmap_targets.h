@@ -13,8 +13,8 @@ namespace centernet_fast {
 
 using CtdetTargetsResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
-// A checked ctdet_targets call: contiguous inputs, allocated outputs (hm not yet zeroed) and the
-// kernel parameters pointing at them.
+// A checked ctdet_targets call: contiguous inputs, allocated outputs (hm zero-filled, the others
+// uninitialised: the kernels write every element) and the kernel parameters pointing at them.
 struct CtdetTargetsCall {
   at::Tensor boxes, labels;
   at::Tensor hm, wh, reg, ind, reg_mask;

@@ -14,7 +14,8 @@ struct CtdetTargetsParams {
   const int64_t* labels;  // [batch, num_boxes], -1 = padding
   int64_t batch;
   int64_t num_boxes;
-  // outputs (every element is written by the kernel)
+  // outputs: hm arrives zero-filled and only the Gaussian windows are written; every element of
+  // the others is written by the kernel
   float* hm;            // [batch, num_classes, height, width]
   float* wh;            // [batch, max_objs, 2]
   float* reg;           // [batch, max_objs, 2]

@@ -29,10 +29,7 @@ void ctdet_targets_cpu_kernel(const CtdetTargetsParams& p) {
   const bool elliptical = p.mode == RadiusMode::kElliptical;
   at::parallel_for(0, p.batch, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
-      // Zero here rather than at allocation so each image's heatmap is first touched by the
-      // thread that draws it.
       float* image_hm = p.hm + b * image_size;
-      std::fill(image_hm, image_hm + image_size, 0.f);
       for (int64_t k = 0; k < p.max_objs; ++k) {
         const ObjectTarget t = describe_slot(p, b, k);
         write_slot(p, b, k, t);

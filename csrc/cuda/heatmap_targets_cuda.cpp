@@ -20,9 +20,8 @@ CtdetTargetsResult ctdet_targets_cuda(const at::Tensor& boxes, const at::Tensor&
                                       int64_t max_objs, double min_overlap,
                                       c10::string_view radius_mode) {
   const c10::cuda::CUDAGuard guard(boxes.device());
-  CtdetTargetsCall call = prepare_ctdet_targets(boxes, labels, num_classes, output_size, max_objs,
-                                                min_overlap, radius_mode);
-  call.hm.zero_();  // the kernel only touches the Gaussian windows
+  const CtdetTargetsCall call = prepare_ctdet_targets(boxes, labels, num_classes, output_size,
+                                                      max_objs, min_overlap, radius_mode);
   check_launch("ctdet_targets",
                launch_ctdet_targets(call.params, c10::cuda::getCurrentCUDAStream()));
   return call.result();

@@ -1,0 +1,59 @@
+"""ctdet_targets against what users run today, side by side in one run.
+
+Per case (device, objects per image) the group holds:
+    fused        centernet_fast.ops.ctdet_targets: the whole batch in one call.
+    numpy_loop   the original CenterNet path: per-image numpy drawing, one object at a time, then
+                 the DataLoader's collate (torch.stack) into batch tensors. CPU only.
+    torch_loop   a per-object torch loop on the target device, like mmdetection's (our
+                 plain-PyTorch reference).
+    zero_fill    torch.zeros of the heatmap alone: the floor, since the op must write every
+                 heatmap element once.
+Batch 32, 80 classes, 128 x 128 output map, the same random boxes for every implementation.
+"""
+
+import pytest
+import torch
+
+from centernet_fast import ops
+from centernet_fast.ops import original, reference
+
+from conftest import synchronized
+
+BATCH, CLASSES, SIZE = 32, 80, (128, 128)
+OBJECTS_PER_IMAGE = [1, 16, 128]
+IMPLS = ["fused", "numpy_loop", "torch_loop", "zero_fill"]
+
+
+def random_boxes(num_objects, seed=0):
+    """Boxes with centres anywhere on the map and sides of 2 to 64 output pixels."""
+    g = torch.Generator().manual_seed(seed)
+    height, width = SIZE
+    centre = torch.rand(BATCH, num_objects, 2, generator=g) * torch.tensor([width, height])
+    half = (2 + torch.rand(BATCH, num_objects, 2, generator=g) * 62) / 2
+    boxes = torch.cat([centre - half, centre + half], dim=-1)
+    labels = torch.randint(0, CLASSES, (BATCH, num_objects), generator=g)
+    return boxes, labels
+
+
+def call(impl, boxes, labels):
+    if impl == "fused":
+        return ops.ctdet_targets(boxes, labels, CLASSES, SIZE)
+    if impl == "numpy_loop":
+        return original.ctdet_targets_batch(boxes, labels, CLASSES, SIZE)
+    if impl == "torch_loop":
+        return reference.ctdet_targets(boxes, labels, CLASSES, SIZE)
+    return torch.zeros(BATCH, CLASSES, *SIZE, device=boxes.device)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("num_objects", OBJECTS_PER_IMAGE)
+def test_ctdet_targets(benchmark, device, num_objects, impl):
+    if impl == "numpy_loop" and device != "cpu":
+        pytest.skip("the numpy path runs on the CPU only")
+    boxes, labels = random_boxes(num_objects)
+    boxes, labels = boxes.to(device), labels.to(device)
+    benchmark.group = f"ctdet_targets {device} B={BATCH} C={CLASSES} {SIZE[0]}x{SIZE[1]} objects={num_objects}"
+    benchmark.extra_info.update(op="ctdet_targets", impl=impl, device=device, objects=num_objects)
+    slow = impl in ("numpy_loop", "torch_loop")
+    benchmark.pedantic(synchronized(call, device), args=(impl, boxes, labels),
+                       rounds=5 if slow else 30, warmup_rounds=1 if slow else 3)
