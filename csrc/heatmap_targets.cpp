@@ -30,7 +30,8 @@ void check_min_overlap(const char* op, double min_overlap) {
 void check_label_range(const at::Tensor& labels, int64_t num_classes) {
   if (labels.numel() == 0) return;
   const auto [lo, hi] = at::aminmax(labels);
-  const int64_t min_label = lo.item<int64_t>(), max_label = hi.item<int64_t>();
+  const at::Tensor range = at::stack({lo, hi}).cpu();  // one device-to-host copy
+  const int64_t min_label = range[0].item<int64_t>(), max_label = range[1].item<int64_t>();
   TORCH_CHECK_VALUE(min_label >= -1 && max_label < num_classes,
                     "ctdet_targets: labels must be in [-1, num_classes) = [-1, ", num_classes,
                     ") with -1 marking padding; got values in [", min_label, ", ", max_label, "]");

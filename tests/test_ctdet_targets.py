@@ -211,15 +211,29 @@ def test_opcheck(native, device):
                           (boxes.to(device), labels.to(device), 3, [16, 20], 8, 0.7, "elliptical"))
 
 
-def test_compiles_with_fullgraph(native, device):
+def targets_and_peak_count(boxes, labels):
+    t = ops.ctdet_targets(boxes, labels, 3, (32, 32), max_objs=16)
+    return t.hm, (t.hm == 1).sum(), t.ind * t.reg_mask
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_compiles_with_fullgraph(native, device, backend):
     g = torch.Generator().manual_seed(2)
     boxes, labels = random_batch(g, batch=2, num_boxes=10, num_classes=3, height=32, width=32)
     boxes, labels = boxes.to(device), labels.to(device)
-
-    def targets_and_peak_count(boxes, labels):
-        t = ops.ctdet_targets(boxes, labels, 3, (32, 32), max_objs=16)
-        return t.hm, (t.hm == 1).sum(), t.ind * t.reg_mask
-
-    compiled = torch.compile(targets_and_peak_count, fullgraph=True, backend="aot_eager")
+    compiled = torch.compile(targets_and_peak_count, fullgraph=True, backend=backend)
     for got, expected in zip(compiled(boxes, labels), targets_and_peak_count(boxes, labels)):
+        assert torch.equal(got, expected)
+
+
+def test_exports(native):
+    class Targets(torch.nn.Module):
+        def forward(self, boxes, labels):
+            return targets_and_peak_count(boxes, labels)
+
+    g = torch.Generator().manual_seed(4)
+    boxes, labels = random_batch(g, batch=2, num_boxes=10, num_classes=3, height=32, width=32)
+    exported = torch.export.export(Targets(), (boxes, labels))
+    assert any(node.target == native.ctdet_targets.default for node in exported.graph.nodes)
+    for got, expected in zip(exported.module()(boxes, labels), targets_and_peak_count(boxes, labels)):
         assert torch.equal(got, expected)

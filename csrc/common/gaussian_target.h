@@ -72,46 +72,34 @@ CNF_HOST_DEVICE double python_min3(double a, double b, double c) {
   return m;
 }
 
-// CornerNet's three-case radius as CenterNet writes it (including its deviations from the corrected
-// derivation), in the original order of operations. height/width are float64 box sizes.
-CNF_HOST_DEVICE double centernet_radius(double height, double width, double min_overlap) {
-  const double hw_sum = dadd(height, width);
-  // case 1: a1 = 1, b1 = h + w, c1 = w*h*(1-mo)/(1+mo); r1 = (b1 + sqrt(b1^2 - 4*a1*c1)) / 2
-  const double c1 = ddiv(dmul(dmul(width, height), dsub(1.0, min_overlap)), dadd(1.0, min_overlap));
-  const double r1 = ddiv(dadd(hw_sum, dsqrt(dsub(dmul(hw_sum, hw_sum), dmul(4.0, c1)))), 2.0);
-  // case 2: a2 = 4, b2 = 2*(h + w), c2 = (1-mo)*w*h; r2 = (b2 + sqrt(b2^2 - 4*a2*c2)) / 2
-  const double b2 = dmul(2.0, hw_sum);
-  const double c2 = dmul(dmul(dsub(1.0, min_overlap), width), height);
-  const double r2 = ddiv(dadd(b2, dsqrt(dsub(dmul(b2, b2), dmul(16.0, c2)))), 2.0);
-  // case 3: a3 = 4*mo, b3 = -2*mo*(h + w), c3 = (mo-1)*w*h; r3 = (b3 + sqrt(b3^2 - 4*a3*c3)) / 2
-  const double a3 = dmul(4.0, min_overlap);
-  const double b3 = dmul(dmul(-2.0, min_overlap), hw_sum);
-  const double c3 = dmul(dmul(dsub(min_overlap, 1.0), width), height);
-  const double r3 = ddiv(dadd(b3, dsqrt(dsub(dmul(b3, b3), dmul(dmul(4.0, a3), c3)))), 2.0);
-  return python_min3(r1, r2, r3);
-}
-
-// The corrected derivation: the smaller root of the first two quadratics, and every root divided
-// by 2a (mmdetection's gaussian_radius).
-CNF_HOST_DEVICE double corrected_radius(double height, double width, double min_overlap) {
-  const double hw_sum = dadd(height, width);
-  const double c1 = ddiv(dmul(dmul(width, height), dsub(1.0, min_overlap)), dadd(1.0, min_overlap));
-  const double r1 = ddiv(dsub(hw_sum, dsqrt(dsub(dmul(hw_sum, hw_sum), dmul(4.0, c1)))), 2.0);
-  const double b2 = dmul(2.0, hw_sum);
-  const double c2 = dmul(dmul(dsub(1.0, min_overlap), width), height);
-  const double r2 = ddiv(dsub(b2, dsqrt(dsub(dmul(b2, b2), dmul(16.0, c2)))), 8.0);
-  const double a3 = dmul(4.0, min_overlap);
-  const double b3 = dmul(dmul(-2.0, min_overlap), hw_sum);
-  const double c3 = dmul(dmul(dsub(min_overlap, 1.0), width), height);
-  const double r3 = ddiv(dadd(b3, dsqrt(dsub(dmul(b3, b3), dmul(dmul(4.0, a3), c3)))), dmul(2.0, a3));
-  return python_min3(r1, r2, r3);
-}
-
-// gaussian_radius for the two circular modes (kElliptical has no single radius).
+// The Gaussian radius of a height x width box (float64 sizes) for the two circular modes; the
+// three cases of CornerNet's derivation, each a quadratic a*r^2 - b*r + c = 0, written in the
+// original order of operations.
+//   kCenterNet: as CenterNet writes it, deviations included: the larger root of the first two
+//     quadratics, and every root divided by 2 instead of 2a.
+//   kCorrected: the corrected derivation (mmdetection's gaussian_radius): the smaller roots and
+//     the 2a divisors.
 CNF_HOST_DEVICE double gaussian_radius(double height, double width, double min_overlap,
                                        RadiusMode mode) {
-  return mode == RadiusMode::kCorrected ? corrected_radius(height, width, min_overlap)
-                                        : centernet_radius(height, width, min_overlap);
+  const bool corrected = mode == RadiusMode::kCorrected;
+  const double hw_sum = dadd(height, width);
+  // case 1: a1 = 1, b1 = h + w, c1 = w*h*(1-mo)/(1+mo)
+  const double b1 = hw_sum;
+  const double c1 = ddiv(dmul(dmul(width, height), dsub(1.0, min_overlap)), dadd(1.0, min_overlap));
+  const double sq1 = dsqrt(dsub(dmul(b1, b1), dmul(4.0, c1)));
+  const double r1 = corrected ? ddiv(dsub(b1, sq1), 2.0) : ddiv(dadd(b1, sq1), 2.0);
+  // case 2: a2 = 4, b2 = 2*(h + w), c2 = (1-mo)*w*h
+  const double b2 = dmul(2.0, hw_sum);
+  const double c2 = dmul(dmul(dsub(1.0, min_overlap), width), height);
+  const double sq2 = dsqrt(dsub(dmul(b2, b2), dmul(16.0, c2)));
+  const double r2 = corrected ? ddiv(dsub(b2, sq2), 8.0) : ddiv(dadd(b2, sq2), 2.0);
+  // case 3: a3 = 4*mo, b3 = -2*mo*(h + w), c3 = (mo-1)*w*h
+  const double a3 = dmul(4.0, min_overlap);
+  const double b3 = dmul(dmul(-2.0, min_overlap), hw_sum);
+  const double c3 = dmul(dmul(dsub(min_overlap, 1.0), width), height);
+  const double sq3 = dsqrt(dsub(dmul(b3, b3), dmul(dmul(4.0, a3), c3)));
+  const double r3 = ddiv(dadd(b3, sq3), corrected ? dmul(2.0, a3) : 2.0);
+  return python_min3(r1, r2, r3);
 }
 
 // What one annotated object contributes to the targets.
@@ -169,8 +157,8 @@ CNF_HOST_DEVICE ObjectTarget describe_object(const float* box, int64_t label, in
     t.ry = truncate_radius(dmul(ddiv(static_cast<double>(h), 2.0), kEllipticalAlpha));
     t.rx = truncate_radius(dmul(ddiv(static_cast<double>(w), 2.0), kEllipticalAlpha));
   } else {
-    const double r = gaussian_radius(std::ceil(static_cast<double>(h)), std::ceil(static_cast<double>(w)),
-                                     min_overlap, mode);
+    const double r = gaussian_radius(std::ceil(static_cast<double>(h)),
+                                     std::ceil(static_cast<double>(w)), min_overlap, mode);
     t.rx = t.ry = truncate_radius(r);
   }
   t.two_sigma_sq_x = two_sigma_sq(t.rx);

@@ -5,6 +5,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include <optional>
+
 #include "cuda/heatmap_targets_kernel.cuh"
 #include "heatmap_targets.h"
 
@@ -15,11 +17,17 @@ void check_launch(const char* op, cudaError_t err) {
   TORCH_CHECK(err == cudaSuccess, op, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
 }
 
+// The GPU to make current for t. The dispatcher also lands here when only another argument is on
+// the GPU; then no device is set and the argument checks report the mismatch.
+std::optional<c10::Device> cuda_device_of(const at::Tensor& t) {
+  return t.is_cuda() ? std::optional<c10::Device>(t.device()) : std::nullopt;
+}
+
 CtdetTargetsResult ctdet_targets_cuda(const at::Tensor& boxes, const at::Tensor& labels,
                                       int64_t num_classes, at::IntArrayRef output_size,
                                       int64_t max_objs, double min_overlap,
                                       c10::string_view radius_mode) {
-  const c10::cuda::CUDAGuard guard(boxes.device());
+  const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(boxes));
   const CtdetTargetsCall call = prepare_ctdet_targets(boxes, labels, num_classes, output_size,
                                                       max_objs, min_overlap, radius_mode);
   check_launch("ctdet_targets",
@@ -29,7 +37,7 @@ CtdetTargetsResult ctdet_targets_cuda(const at::Tensor& boxes, const at::Tensor&
 
 at::Tensor gaussian_radius_cuda(const at::Tensor& height, const at::Tensor& width,
                                 double min_overlap, c10::string_view mode) {
-  const c10::cuda::CUDAGuard guard(height.device());
+  const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(height));
   const GaussianRadiusCall call = prepare_gaussian_radius(height, width, min_overlap, mode);
   check_launch("gaussian_radius",
                launch_gaussian_radius(call.height.data_ptr<double>(), call.width.data_ptr<double>(),
