@@ -36,7 +36,9 @@ def _want_cuda():
 def _extension():
     host_flags = ["-O3", "-ffp-contract=off"]
     sources = _sources("*.cpp") + _sources("cpu/*.cpp")
-    if not _want_cuda():
+    with_cuda = _want_cuda()
+    print(f"centernet_fast: building {'CPU and CUDA' if with_cuda else 'CPU'} kernels")
+    if not with_cuda:
         return cpp_extension.CppExtension(
             "centernet_fast._C", sources, include_dirs=[str(CSRC)],
             extra_compile_args={"cxx": host_flags},

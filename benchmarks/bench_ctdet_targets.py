@@ -17,7 +17,7 @@ import torch
 from centernet_fast import ops
 from centernet_fast.ops import original, reference
 
-from conftest import synchronized
+from timing import synchronized
 
 BATCH, CLASSES, SIZE = 32, 80, (128, 128)
 OBJECTS_PER_IMAGE = [1, 16, 128]
@@ -56,4 +56,4 @@ def test_ctdet_targets(benchmark, device, num_objects, impl):
     benchmark.extra_info.update(op="ctdet_targets", impl=impl, device=device, objects=num_objects)
     slow = impl in ("numpy_loop", "torch_loop")
     benchmark.pedantic(synchronized(call, device), args=(impl, boxes, labels),
-                       rounds=5 if slow else 30, warmup_rounds=1 if slow else 3)
+                       rounds=11 if slow else 31, warmup_rounds=1 if slow else 3)

@@ -1,29 +1,9 @@
-"""Benchmark settings shared by every file: devices, CUDA-aware timing, machine info."""
+"""Benchmark settings: the machine info stored in the JSON (``device`` comes from the top-level
+conftest)."""
 
-import pytest
 import torch
 
 import centernet_fast
-
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def synchronized(fn, device):
-    """Wraps fn so that a timed call includes the GPU work it queued."""
-    if device != "cuda":
-        return fn
-
-    def run(*args, **kwargs):
-        out = fn(*args, **kwargs)
-        torch.cuda.synchronize()
-        return out
-
-    return run
-
-
-@pytest.fixture(params=DEVICES)
-def device(request):
-    return request.param
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

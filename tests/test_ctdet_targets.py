@@ -7,7 +7,7 @@ import torch
 
 from centernet_fast import ops
 from centernet_fast.ops import original, reference
-from conftest import random_batch
+from batches import random_batch
 
 MODES = ["centernet", "corrected", "elliptical"]
 
@@ -94,11 +94,13 @@ def test_boxes_across_and_outside_the_border(device):
         [-20.0, -20.0, -5.0, -1.0],   # fully above-left: empty
         [10.0, 40.0, 30.0, 100.0],    # across the bottom border (H = 48)
         [0.0, 0.0, 63.0, 47.0],       # the whole map
+        [30.0, 30.0, 20.0, 40.0],     # inverted (x2 < x1): empty
+        [1e30, -1e30, 2e30, 1e30],    # huge coordinates: clipped to the right border, empty
     ]])
-    labels = torch.tensor([[0, 1, 1, 0, 2, 2]])
+    labels = torch.tensor([[0, 1, 1, 0, 2, 2, 1, 0]])
     got, expected = run_both(boxes, labels, 3, (48, 64), device)
     assert_targets_equal(got, expected)
-    assert got.reg_mask[0, :6].tolist() == [1, 1, 0, 0, 1, 1]
+    assert got.reg_mask[0, :8].tolist() == [1, 1, 0, 0, 1, 1, 0, 0]
 
 
 def test_tiny_boxes_have_radius_zero_and_a_single_peak(device):
