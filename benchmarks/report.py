@@ -8,6 +8,7 @@ by the fused op's median in the same group (> 1: the fused op is that many times
 
 import argparse
 import json
+import re
 from collections import defaultdict
 
 
@@ -17,7 +18,12 @@ def load_groups(path):
     groups = defaultdict(dict)
     for bench in data["benchmarks"]:
         groups[bench["group"]][bench["extra_info"]["impl"]] = bench["stats"]
-    return data["machine_info"], dict(sorted(groups.items()))
+    return data["machine_info"], dict(sorted(groups.items(), key=lambda kv: natural_key(kv[0])))
+
+
+def natural_key(text):
+    """Sorts "objects=16" before "objects=128"."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def render(machine, groups, reference_impl="fused"):
