@@ -9,6 +9,10 @@ Per case (device, objects per image) the group holds:
     zero_fill    torch.zeros of the heatmap alone: the floor, since the op must write every
                  heatmap element once.
 Batch 32, 80 classes, 128 x 128 output map, the same random boxes for every implementation.
+
+The floor: the heatmap alone is 32 * 80 * 128 * 128 float32 = 167.8 MB that must be written once
+(about 50 us at an H100's 3.35 TB/s); zero_fill measures it on the machine at hand. The other
+outputs are 32 * 128 * 21 bytes, negligible.
 """
 
 import pytest
