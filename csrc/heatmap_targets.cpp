@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <limits>
 #include <string>
 
 #include "cpu/heatmap_targets_kernel.h"
@@ -66,9 +67,14 @@ CtdetTargetsCall prepare_ctdet_targets(const at::Tensor& boxes_in, const at::Ten
   TORCH_CHECK_VALUE(boxes_in.device() == labels_in.device(), op,
                     ": boxes and labels must be on the same device; got ", boxes_in.device(),
                     " and ", labels_in.device());
-  TORCH_CHECK_VALUE(num_classes > 0, op, ": num_classes must be positive; got ", num_classes);
+  constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+  TORCH_CHECK_VALUE(num_classes > 0 && num_classes <= kMaxInt32, op,
+                    ": num_classes must be in [1, 2^31); got ", num_classes);
   TORCH_CHECK_VALUE(output_size.size() == 2 && output_size[0] > 0 && output_size[1] > 0, op,
                     ": output_size must be two positive integers (H, W); got ", output_size);
+  // The kernels index within one H x W plane with 32-bit integers.
+  TORCH_CHECK_VALUE(output_size[0] * output_size[1] <= kMaxInt32, op,
+                    ": output_size H * W must be below 2^31; got ", output_size);
   TORCH_CHECK_VALUE(max_objs >= 0, op, ": max_objs must be non-negative; got ", max_objs);
   check_min_overlap(op, min_overlap);
   const RadiusMode mode = parse_radius_mode(op, "radius_mode", radius_mode, true);

@@ -50,9 +50,11 @@ def check_ctdet_targets_args(boxes, labels, num_classes, output_size, max_objs, 
     require(boxes.device == labels.device,
             f"{op}: boxes and labels must be on the same device; got {boxes.device} and "
             f"{labels.device}")
-    require(num_classes > 0, f"{op}: num_classes must be positive; got {num_classes}")
+    require(0 < num_classes < 2 ** 31, f"{op}: num_classes must be in [1, 2^31); got {num_classes}")
     require(len(output_size) == 2 and all(s > 0 for s in output_size),
             f"{op}: output_size must be two positive integers (H, W); got {list(output_size)}")
+    require(output_size[0] * output_size[1] < 2 ** 31,
+            f"{op}: output_size H * W must be below 2^31; got {list(output_size)}")
     require(max_objs >= 0, f"{op}: max_objs must be non-negative; got {max_objs}")
     check_min_overlap(op, min_overlap)
     check_mode(op, "radius_mode", radius_mode, TARGET_RADIUS_MODES)

@@ -73,7 +73,11 @@ def ctdet_targets(boxes: torch.Tensor, labels: torch.Tensor, num_classes: int,
         Padding, non-finite and empty boxes leave slot k zero.
     Raises:
         ValueError: wrong rank, dtype or device, labels outside [-1, num_classes), non-positive
-            output size, min_overlap outside (0, 1) or an unknown radius_mode.
+            output size (or H * W >= 2^31), min_overlap outside (0, 1) or an unknown radius_mode.
+
+    On CUDA the whole batch is drawn in one kernel launch after a zero-fill; checking the label
+    range costs one small device-to-host copy, so the call synchronises with the host (and cannot
+    be captured in a CUDA graph).
     """
     output_size = [int(s) for s in output_size]
     impl = torch.ops.centernet_fast.ctdet_targets if extension_available() else reference.ctdet_targets

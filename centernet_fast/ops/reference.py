@@ -76,10 +76,11 @@ def draw_gaussian(plane: torch.Tensor, cx: int, cy: int, radius_y: int, radius_x
     height, width = plane.shape
     left, right = min(cx, radius_x), min(width - cx, radius_x + 1)
     top, bottom = min(cy, radius_y), min(height - cy, radius_y + 1)
-    g = gaussian_2d(radius_y, radius_x, elliptical, plane.device)
+    # Built on the CPU: a GPU's float64 exp and division may round differently.
+    g = gaussian_2d(radius_y, radius_x, elliptical)
     window = g[radius_y - top:radius_y + bottom, radius_x - left:radius_x + right]
     region = plane[cy - top:cy + bottom, cx - left:cx + right]
-    torch.maximum(region, window.float(), out=region)
+    torch.maximum(region, window.float().to(plane.device), out=region)
 
 
 def object_radii(h: float, w: float, min_overlap: float, radius_mode: str):

@@ -181,7 +181,7 @@ CNF_HOST_DEVICE ObjectTarget describe_object(const float* box, int64_t label, in
 // -(x*x + y*y) / (2*sigma*sigma); elliptical uses TTFNet's -(x*x/(2sx*sx) + y*y/(2sy*sy)).
 CNF_HOST_DEVICE float gaussian_value(const ObjectTarget& t, int32_t dx, int32_t dy,
                                      bool elliptical) {
-  const double xx = static_cast<double>(dx * dx), yy = static_cast<double>(dy * dy);
+  const double xx = static_cast<double>(dx) * dx, yy = static_cast<double>(dy) * dy;  // exact
   const double exponent = elliptical
                               ? -dadd(ddiv(xx, t.two_sigma_sq_x), ddiv(yy, t.two_sigma_sq_y))
                               : ddiv(-dadd(xx, yy), t.two_sigma_sq_x);

@@ -7,6 +7,8 @@
 // integer atomicMax is an exact float max; max is order-independent, so the result is deterministic.
 #include "cuda/heatmap_targets_kernel.cuh"
 
+#include <algorithm>
+
 namespace centernet_fast {
 namespace {
 
@@ -25,6 +27,7 @@ __global__ void ctdet_targets_kernel(CtdetTargetsParams p) {
 
   const bool elliptical = p.mode == RadiusMode::kElliptical;
   const Window win = clipped_window(t, p.height, p.width);
+  // The clipped window lies inside the map, and H * W < 2^31 is checked, so int32 is enough.
   const int32_t win_w = win.left + win.right;
   const int32_t win_area = win_w * (win.top + win.bottom);
   int* plane = reinterpret_cast<int*>(p.hm + (b * p.num_classes + t.label) * p.height * p.width);
