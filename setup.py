@@ -19,16 +19,27 @@ def _sources(pattern):
     return sorted(str(p.relative_to(ROOT)) for p in CSRC.glob(pattern))
 
 
+def _cuda_toolkit():
+    """The CUDA toolkit root torch found, if it really is one. torch derives it from `nvcc` on PATH
+    when CUDA_HOME is unset, which goes wrong when that nvcc is a wrapper script."""
+    root = cpp_extension.CUDA_HOME
+    if root and (Path(root) / "include" / "cuda_runtime.h").is_file():
+        return root
+    return None
+
+
 def _want_cuda():
     import torch
 
     forced = os.environ.get("FORCE_CUDA", "0") == "1"
-    toolkit = cpp_extension.CUDA_HOME
+    toolkit = _cuda_toolkit()
     if forced:
         if torch.version.cuda is None:
             raise RuntimeError("FORCE_CUDA=1 but the installed torch is a CPU-only build")
         if toolkit is None:
-            raise RuntimeError("FORCE_CUDA=1 but no CUDA toolkit was found (set CUDA_HOME)")
+            raise RuntimeError(
+                f"FORCE_CUDA=1 but no CUDA toolkit was found (torch looked at "
+                f"{cpp_extension.CUDA_HOME!r}); set CUDA_HOME to the toolkit root")
         return True
     return torch.version.cuda is not None and toolkit is not None
 
