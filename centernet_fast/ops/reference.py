@@ -51,15 +51,15 @@ def gaussian_radius(height: torch.Tensor, width: torch.Tensor, min_overlap: floa
     return torch.tensor(radii, dtype=torch.float64, device=height.device).view(height.shape)
 
 
-def gaussian_2d(radius_y: int, radius_x: int, elliptical: bool, device=None) -> torch.Tensor:
-    """The float64 Gaussian window [2*ry+1, 2*rx+1], sigma = diameter / 6 per axis.
+def gaussian_2d(radius_y: int, radius_x: int, elliptical: bool) -> torch.Tensor:
+    """The float64 Gaussian window [2*ry+1, 2*rx+1] on the CPU, sigma = diameter / 6 per axis.
 
     Circular windows use the original expression exp(-(x*x + y*y) / (2*sigma*sigma)); elliptical
     ones TTFNet's exp(-(x*x / (2*sx*sx) + y*y / (2*sy*sy))). Values below float64 eps times the
     peak are set to 0, as the original does.
     """
-    y = torch.arange(-radius_y, radius_y + 1, dtype=torch.float64, device=device).view(-1, 1)
-    x = torch.arange(-radius_x, radius_x + 1, dtype=torch.float64, device=device).view(1, -1)
+    y = torch.arange(-radius_y, radius_y + 1, dtype=torch.float64).view(-1, 1)
+    x = torch.arange(-radius_x, radius_x + 1, dtype=torch.float64).view(1, -1)
     sigma_x, sigma_y = (2 * radius_x + 1) / 6, (2 * radius_y + 1) / 6
     if elliptical:
         g = torch.exp(-(x * x / (2 * sigma_x * sigma_x) + y * y / (2 * sigma_y * sigma_y)))
@@ -76,7 +76,7 @@ def draw_gaussian(plane: torch.Tensor, cx: int, cy: int, radius_y: int, radius_x
     height, width = plane.shape
     left, right = min(cx, radius_x), min(width - cx, radius_x + 1)
     top, bottom = min(cy, radius_y), min(height - cy, radius_y + 1)
-    # Built on the CPU: a GPU's float64 exp and division may round differently.
+    # Built on the CPU even for a GPU plane: a GPU's float64 exp and division may round differently.
     g = gaussian_2d(radius_y, radius_x, elliptical)
     window = g[radius_y - top:radius_y + bottom, radius_x - left:radius_x + right]
     region = plane[cy - top:cy + bottom, cx - left:cx + right]
