@@ -5,23 +5,12 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include <optional>
-
 #include "cuda/heatmap_targets_kernel.cuh"
+#include "cuda/launch_utils.h"
 #include "heatmap_targets.h"
 
 namespace centernet_fast {
 namespace {
-
-void check_launch(const char* op, cudaError_t err) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
-}
-
-// The GPU to make current for t. The dispatcher also lands here when only another argument is on
-// the GPU; then no device is set and the argument checks report the mismatch.
-std::optional<c10::Device> cuda_device_of(const at::Tensor& t) {
-  return t.is_cuda() ? std::optional<c10::Device>(t.device()) : std::nullopt;
-}
 
 CtdetTargetsResult ctdet_targets_cuda(const at::Tensor& boxes, const at::Tensor& labels,
                                       int64_t num_classes, at::IntArrayRef output_size,
