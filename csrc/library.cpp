@@ -10,4 +10,11 @@ TORCH_LIBRARY(centernet_fast, m) {
   m.def("ctdet_targets(Tensor boxes, Tensor labels, int num_classes, int[2] output_size, "
         "int max_objs=128, float min_overlap=0.7, str radius_mode=\"centernet\") "
         "-> (Tensor hm, Tensor wh, Tensor reg, Tensor ind, Tensor reg_mask)");
+  // Penalty-reduced focal loss on logits: the normalised loss (float32; float64 for float64
+  // logits) and the int64 number of positives it was divided by (saved for the backward).
+  m.def("focal_loss(Tensor logits, Tensor target, float alpha=2.0, float beta=4.0, "
+        "bool clamp=True) -> (Tensor loss, Tensor num_pos)");
+  // d loss / d logits, recomputed from the inputs and the forward's num_pos.
+  m.def("focal_loss_backward(Tensor grad_loss, Tensor logits, Tensor target, Tensor num_pos, "
+        "float alpha, float beta, bool clamp) -> Tensor");
 }

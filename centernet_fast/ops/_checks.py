@@ -63,3 +63,24 @@ def check_ctdet_targets_args(boxes, labels, num_classes, output_size, max_objs, 
         require(lo >= -1 and hi < num_classes,
                 f"{op}: labels must be in [-1, num_classes) = [-1, {num_classes}) with -1 marking "
                 f"padding; got values in [{lo}, {hi}]")
+
+
+FOCAL_LOSS_LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def check_focal_loss_args(logits, target, alpha, beta) -> None:
+    op = "focal_loss"
+    require(logits.dtype in FOCAL_LOSS_LOGIT_DTYPES,
+            f"{op}: logits must be float32, float16, bfloat16 or float64; got {logits.dtype}")
+    require(target.dtype in (torch.float32, logits.dtype),
+            f"{op}: target must be float32 or the logits' dtype ({logits.dtype}); got "
+            f"{target.dtype}")
+    require(target.shape == logits.shape,
+            f"{op}: target must have the logits' shape {list(logits.shape)}; got "
+            f"{list(target.shape)}")
+    require(logits.device == target.device,
+            f"{op}: logits and target must be on the same device; got {logits.device} and "
+            f"{target.device}")
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        require(0.0 <= value < float("inf"),
+                f"{op}: {name} must be a finite non-negative number; got {value}")

@@ -1,10 +1,10 @@
-"""The original CenterNet target drawing, restated in numpy: the code path users run today.
+"""The original CenterNet code paths users run today: target drawing (numpy) and the focal loss.
 
 CenterNet draws targets per image inside data-loader workers, one object at a time, and the
 DataLoader's collate stacks them into batch tensors. ``ctdet_targets_batch`` reproduces that whole
 path for a padded batch. It is the benchmark anchor for ``ctdet_targets`` and, being written
 independently of ``reference.py``, a second oracle for the tests. Only the original radius mode
-exists here.
+exists here. ``focal_loss`` is the original ``_sigmoid`` + ``_neg_loss`` in PyTorch.
 """
 
 import math
@@ -96,3 +96,32 @@ def ctdet_targets_batch(boxes, labels, num_classes, output_size, max_objs=128):
     per_image = [ctdet_targets_image(boxes[b], labels[b], num_classes, output_size, max_objs)
                  for b in range(len(boxes))]
     return tuple(torch.stack([torch.from_numpy(t[i]) for t in per_image]) for i in range(5))
+
+
+def _sigmoid(x):
+    """CenterNet's ``_sigmoid`` (src/lib/models/utils.py), out of place."""
+    return torch.clamp(x.sigmoid(), min=1e-4, max=1 - 1e-4)
+
+
+def _neg_loss(pred, gt):
+    """CenterNet's ``_neg_loss`` (src/lib/models/losses.py), as written: pred [B, C, H, W]
+    clamped probabilities, gt the same shape."""
+    pos_inds = gt.eq(1).float()
+    neg_inds = gt.lt(1).float()
+    neg_weights = torch.pow(1 - gt, 4)
+    loss = 0
+    pos_loss = torch.log(pred) * torch.pow(1 - pred, 2) * pos_inds
+    neg_loss = torch.log(1 - pred) * torch.pow(pred, 2) * neg_weights * neg_inds
+    num_pos = pos_inds.float().sum()
+    pos_loss = pos_loss.sum()
+    neg_loss = neg_loss.sum()
+    if num_pos == 0:
+        loss = loss - neg_loss
+    else:
+        loss = loss - (pos_loss + neg_loss) / num_pos
+    return loss
+
+
+def focal_loss(logits, target):
+    """The original training path: ``FocalLoss()(_sigmoid(output['hm']), batch['hm'])``."""
+    return _neg_loss(_sigmoid(logits), target)

@@ -8,8 +8,10 @@ written for clarity, following the original CenterNet code step by step, not for
 import math
 
 import torch
+import torch.nn.functional as F
 
-from centernet_fast.ops._checks import check_ctdet_targets_args, check_gaussian_radius_args
+from centernet_fast.ops._checks import (check_ctdet_targets_args, check_focal_loss_args,
+                                        check_gaussian_radius_args)
 
 ELLIPTICAL_ALPHA = 0.54  # TTFNet's alpha
 
@@ -139,3 +141,40 @@ def ctdet_targets(boxes: torch.Tensor, labels: torch.Tensor, num_classes: int, o
             ind[b, k] = cy * width + cx
             reg_mask[b, k] = 1
     return hm, wh, reg, ind, reg_mask
+
+
+# The clamp of the original ``_sigmoid``: probabilities are kept in [1e-4, 1 - 1e-4].
+FOCAL_CLAMP = (1e-4, 1 - 1e-4)
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0,
+               clamp: bool = True) -> torch.Tensor:
+    """Penalty-reduced pixel-wise focal loss of CornerNet/CenterNet on raw logits.
+
+    Args:
+        logits: [...] float32/float16/bfloat16/float64 head output before the sigmoid.
+        target: the same shape, float32 or the logits' dtype: 1 at object centres, Gaussian
+            values in [0, 1) elsewhere.
+    Returns:
+        float32 scalar (float64 for float64 logits) -(pos + neg) / max(num_pos, 1), computed in
+        float32 (float64). With p = sigmoid(logits), clamped to [1e-4, 1 - 1e-4] when ``clamp``:
+        pos = sum over target == 1 of log(p) (1-p)^alpha; neg = sum over target < 1 of
+        log(1-p) p^alpha (1-target)^beta. Pixels with target > 1 are ignored; a NaN target or
+        logit makes the loss NaN. ``clamp=False`` uses log-sigmoid, no clamp.
+    """
+    check_focal_loss_args(logits, target, alpha, beta)
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    x, t = logits.to(dtype), target.to(dtype)
+    if clamp:
+        p = torch.clamp(torch.sigmoid(x), min=FOCAL_CLAMP[0], max=FOCAL_CLAMP[1])
+        one_minus_p = 1 - p
+        log_p, log_one_minus_p = torch.log(p), torch.log(one_minus_p)
+    else:
+        p, one_minus_p = torch.sigmoid(x), torch.sigmoid(-x)
+        log_p, log_one_minus_p = F.logsigmoid(x), F.logsigmoid(-x)
+    pos = t == 1
+    weight = torch.where(pos, 1.0, (1 - t).pow(beta))
+    term = torch.where(pos, log_p * one_minus_p.pow(alpha), log_one_minus_p * p.pow(alpha))
+    term = torch.where(t > 1, 0.0, weight * term)
+    num_pos = pos.sum()
+    return 0 - term.sum() / num_pos.clamp(min=1).to(dtype)  # 0 - x: +0 for an empty input

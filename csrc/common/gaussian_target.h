@@ -11,11 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define CNF_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define CNF_HOST_DEVICE inline
-#endif
+#include "common/host_device.h"
 
 namespace centernet_fast {
 
