@@ -65,9 +65,36 @@ void test_bad_input_throws() {
   expect(threw, "label >= num_classes raises ValueError");
 }
 
+void test_focal_loss() {
+  auto forward = c10::Dispatcher::singleton()
+                     .findSchemaOrThrow("centernet_fast::focal_loss", "")
+                     .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
+                                                               double, double, bool)>();
+  auto backward = c10::Dispatcher::singleton()
+                      .findSchemaOrThrow("centernet_fast::focal_loss_backward", "")
+                      .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                        const at::Tensor&, double, double, bool)>();
+  // Logits 0 (p = 1/2): one positive, one negative with target 1/2. By hand:
+  // pos = log(1/2) (1/2)^2, neg = log(1/2) (1/2)^2 (1/2)^4, loss = -(pos + neg) / 1.
+  const at::Tensor logits = at::zeros({2}, at::kDouble);
+  const at::Tensor target = at::tensor({1.0, 0.5});
+  const auto [loss, num_pos] = forward.call(logits, target, 2.0, 4.0, true);
+  const double expected = -(std::log(0.5) * 0.25 + std::log(0.5) * 0.25 / 16.0);
+  expect(std::abs(loss.item<double>() - expected) < 1e-12, "loss by hand");
+  expect(num_pos.item<int64_t>() == 1, "one positive");
+  // d/dx at p = 1/2: positive (1-p)^2 ((1-p) - 2 p log p); negative w p^2 (-p + 2 (1-p) log(1-p)).
+  const at::Tensor grad = backward.call(at::ones({}, at::kDouble), logits, target, num_pos, 2.0,
+                                        4.0, true);
+  const double g_pos = 0.25 * (0.5 - std::log(0.5)), g_neg = 0.25 / 16.0 * (-0.5 + std::log(0.5));
+  expect(std::abs(grad[0].item<double>() + g_pos) < 1e-12 &&
+             std::abs(grad[1].item<double>() + g_neg) < 1e-12,
+         "gradient by hand");
+}
+
 }  // namespace
 
 int main() {
+  test_focal_loss();
   test_ctdet_targets();
   test_gaussian_radius();
   test_bad_input_throws();

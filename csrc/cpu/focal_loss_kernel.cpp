@@ -31,6 +31,17 @@ void widen(const Src* src, int64_t len, T* dst) {
   for (int64_t i = 0; i < len; ++i) dst[i] = static_cast<T>(src[i]);
 }
 
+// src[0:len] as the compute type T: src itself when it already is, else widened into buffer.
+template <typename T, typename Src>
+const T* as_compute(const Src* src, int64_t len, T* buffer) {
+  if constexpr (std::is_same_v<Src, T>) {
+    return src;
+  } else {
+    widen(src, len, buffer);
+    return buffer;
+  }
+}
+
 // out[i] = the loss term (or, kGrad, its derivative) of element i < len.
 template <typename T, bool kClamp, bool kInteger, bool kGrad>
 void evaluate_tile(const T* x, const T* t, int64_t len, const FocalLossConfig& cfg, T* out) {
@@ -53,13 +64,13 @@ struct ChunkSum {
 template <typename T, bool kClamp, bool kInteger, typename LT, typename TT>
 ChunkSum forward_chunk(const LT* logits, const TT* target, int64_t begin, int64_t end,
                        const FocalLossConfig& cfg) {
-  alignas(64) T x[kTile], t[kTile], term[kTile];
+  alignas(64) T x_buffer[kTile], t_buffer[kTile], term[kTile];
   T lanes[kLanes] = {};
   ChunkSum sum;
   for (int64_t start = begin; start < end; start += kTile) {
     const int64_t len = std::min(kTile, end - start);
-    widen(logits + start, len, x);
-    widen(target + start, len, t);
+    const T* x = as_compute(logits + start, len, x_buffer);
+    const T* t = as_compute(target + start, len, t_buffer);
     evaluate_tile<T, kClamp, kInteger, false>(x, t, len, cfg, term);
     const int64_t padded = (len + kLanes - 1) / kLanes * kLanes;
     std::fill(term + len, term + padded, T(0));
@@ -103,14 +114,16 @@ void backward(const FocalLossParams& p) {
   const T scale = static_cast<T>(-static_cast<double>(*static_cast<const T*>(p.grad_loss)) /
                                  static_cast<double>(std::max<int64_t>(*p.num_pos_in, 1)));
   at::parallel_for(0, p.n, kTile * 8, [&](int64_t begin, int64_t end) {
-    alignas(64) T x[kTile], t[kTile], grad[kTile];
+    alignas(64) T x_buffer[kTile], t_buffer[kTile], grad_buffer[kTile];
     for (int64_t start = begin; start < end; start += kTile) {
       const int64_t len = std::min(kTile, end - start);
-      widen(logits + start, len, x);
-      widen(target + start, len, t);
+      const T* x = as_compute(logits + start, len, x_buffer);
+      const T* t = as_compute(target + start, len, t_buffer);
+      // Written straight into the output when it has the compute type.
+      T* grad = std::is_same_v<LT, T> ? reinterpret_cast<T*>(grad_logits + start) : grad_buffer;
       evaluate_tile<T, kClamp, kInteger, true>(x, t, len, p.config, grad);
       for (int64_t i = 0; i < len; ++i) grad[i] *= scale;
-      widen(grad, len, grad_logits + start);
+      if constexpr (!std::is_same_v<LT, T>) widen(grad, len, grad_logits + start);
     }
   });
 }
