@@ -10,4 +10,7 @@ TORCH_LIBRARY(centernet_fast, m) {
   m.def("ctdet_targets(Tensor boxes, Tensor labels, int num_classes, int[2] output_size, "
         "int max_objs=128, float min_overlap=0.7, str radius_mode=\"centernet\") "
         "-> (Tensor hm, Tensor wh, Tensor reg, Tensor ind, Tensor reg_mask)");
+  // CenterNet box decoding: 3x3 peak NMS, the K best peaks over all classes, their boxes.
+  m.def("ctdet_decode(Tensor heat, Tensor wh, Tensor? reg=None, int K=100, "
+        "bool cat_spec_wh=False, bool logits=False, float? threshold=None) -> Tensor");
 }
