@@ -6,6 +6,7 @@ TORCH_CUDA_ARCH_LIST and MAX_JOBS are read by torch's BuildExtension.
 """
 
 import os
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -44,20 +45,32 @@ def _want_cuda():
     return torch.version.cuda is not None and toolkit is not None
 
 
+def _openmp_flags():
+    """at::parallel_for runs on one thread unless the extension itself is compiled with OpenMP:
+    with torch's OpenMP backend, its `#pragma omp parallel` expands in our translation units.
+    At load time the dynamic linker reuses the libgomp that torch has already loaded."""
+    import torch
+
+    if sys.platform.startswith("linux") and torch.backends.openmp.is_available():
+        return ["-fopenmp"]
+    return []
+
+
 def _extension():
-    host_flags = ["-O3", "-ffp-contract=off"]
+    openmp = _openmp_flags()
+    host_flags = ["-O3", "-ffp-contract=off"] + openmp
     sources = _sources("*.cpp") + _sources("cpu/*.cpp")
     with_cuda = _want_cuda()
     print(f"centernet_fast: building {'CPU and CUDA' if with_cuda else 'CPU'} kernels")
     if not with_cuda:
         return cpp_extension.CppExtension(
             "centernet_fast._C", sources, include_dirs=[str(CSRC)],
-            extra_compile_args={"cxx": host_flags},
+            extra_compile_args={"cxx": host_flags}, extra_link_args=openmp,
         )
     sources += _sources("cuda/*.cpp") + _sources("cuda/*.cu")
     return cpp_extension.CUDAExtension(
         "centernet_fast._C", sources, include_dirs=[str(CSRC)],
-        extra_compile_args={"cxx": host_flags, "nvcc": ["-O3"]},
+        extra_compile_args={"cxx": host_flags, "nvcc": ["-O3"]}, extra_link_args=openmp,
     )
 
 
