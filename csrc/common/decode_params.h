@@ -94,15 +94,25 @@ CNF_HOST_DEVICE float sigmoid_score(float x) {
 template <class Load>
 CNF_HOST_DEVICE bool is_peak(const Load& load, int32_t y, int32_t x, int32_t height,
                              int32_t width, float v) {
-  if (!(v == v)) return false;
+  // No early exit: the few loads are cheaper than mispredicted branches (CPU) or divergence (GPU).
+  bool peak = true;
+  if (y > 0 && y + 1 < height && x > 0 && x + 1 < width) {  // interior: a fixed, unrolled window
+    const int32_t centre = y * width + x;
+    for (int32_t dy = -1; dy <= 1; ++dy) {
+      for (int32_t dx = -1; dx <= 1; ++dx) {
+        peak &= load(centre + dy * width + dx) <= v;  // false for a larger value or a NaN
+      }
+    }
+    return peak;
+  }
   const int32_t y0 = y > 0 ? y - 1 : 0, y1 = y + 1 < height ? y + 1 : height - 1;
   const int32_t x0 = x > 0 ? x - 1 : 0, x1 = x + 1 < width ? x + 1 : width - 1;
   for (int32_t ny = y0; ny <= y1; ++ny) {
     for (int32_t nx = x0; nx <= x1; ++nx) {
-      if (!(load(ny * width + nx) <= v)) return false;  // false for a larger value or a NaN
+      peak &= load(ny * width + nx) <= v;
     }
   }
-  return true;
+  return peak;
 }
 
 // The composite key of the cell at flat_index whose value is v: its score is v (or sigmoid(v))

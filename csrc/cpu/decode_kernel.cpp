@@ -1,10 +1,9 @@
 // CPU kernel of ctdet_decode, in two parallel phases:
 //   1. per (image, class) plane: one scan in index order keeps the plane's best min(K, H*W)
 //      composite keys (PlaneTopK). Once K are kept, only a peak whose value beats the worst kept
-//      entry can enter, so each row is handled in blocks of 16 pixels: a block
-//      with no value above the skip threshold is passed over with one comparison per pixel, and
-//      for the others the 3x3 peak test of all 16 pixels is computed without branches (both
-//      loops vectorise); only the surviving peaks are offered;
+//      entry can enter, so each row is handled in blocks of 16 pixels: a block with no value
+//      above the skip threshold is passed over with one vectorised comparison per pixel, and only
+//      its pixels above the threshold get the 3x3 peak test;
 //   2. per image: a partial sort of the planes' candidates picks the top min(K, C*H*W), and the
 //      rows are written (empty rows past C*H*W).
 // The best K of an image are among the best K of its planes, so phase 2 sees all of them.
@@ -25,46 +24,22 @@ namespace {
 constexpr int32_t kBlock = 16;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Rows y-1, y, y+1 of columns x0-1 .. x0+kBlock as float, -inf outside the map (max_pool2d's
-// padding) and past the n pixels of the block.
+// Bit j set: values[j] > above (false for a NaN), j < n <= kBlock. Blocks without any such value
+// are the common case once the threshold has risen, so that test comes first, as a count that
+// vectorises (the simd pragma keeps GCC from unrolling the loop into scalar code first).
 template <typename T>
-void load_block_window(const T* plane, int32_t height, int32_t width, int32_t y, int32_t x0,
-                       int32_t n, float (&win)[3][kBlock + 2]) {
-  for (int32_t r = 0; r < 3; ++r) {
-    float* out = win[r];
-    const int32_t yy = y - 1 + r;
-    std::fill(out, out + kBlock + 2, kNegInf);
-    if (yy < 0 || yy >= height) continue;
-    const T* row = plane + static_cast<int64_t>(yy) * width;
-    if (x0 > 0) out[0] = static_cast<float>(row[x0 - 1]);
-    for (int32_t j = 0; j < n; ++j) out[j + 1] = static_cast<float>(row[x0 + j]);
-    if (x0 + n < width) out[n + 1] = static_cast<float>(row[x0 + n]);
-  }
-}
-
-// Bit j set: pixel x0+j of the block is a peak (is_peak's test, vectorised) with value > above.
-uint32_t peaks_above(const float (&win)[3][kBlock + 2], int32_t n, float above) {
-  int32_t hit[kBlock];
-  for (int32_t j = 0; j < kBlock; ++j) {
-    const float v = win[1][j + 1];
-    hit[j] = (win[0][j] <= v) & (win[0][j + 1] <= v) & (win[0][j + 2] <= v) & (win[1][j] <= v) &
-             (win[1][j + 2] <= v) & (win[2][j] <= v) & (win[2][j + 1] <= v) &
-             (win[2][j + 2] <= v) & (v > above);  // v > above is false for a NaN v
+uint32_t mask_above(const T* values, int32_t n, float above) {
+  if (n == kBlock) {
+    int32_t count = 0;
+#pragma omp simd reduction(+ : count)
+    for (int32_t j = 0; j < kBlock; ++j) count += static_cast<float>(values[j]) > above ? 1 : 0;
+    if (count == 0) return 0;
   }
   uint32_t mask = 0;
-  for (int32_t j = 0; j < kBlock; ++j) mask |= static_cast<uint32_t>(hit[j]) << j;
-  return n < kBlock ? mask & ((1u << n) - 1u) : mask;
-}
-
-template <typename T>
-bool any_above(const T* values, int32_t n, float above) {
-  bool any = false;
-  if (n == kBlock) {  // a fixed trip count, so that the loop vectorises
-    for (int32_t j = 0; j < kBlock; ++j) any |= static_cast<float>(values[j]) > above;
-  } else {
-    for (int32_t j = 0; j < n; ++j) any |= static_cast<float>(values[j]) > above;
+  for (int32_t j = 0; j < n; ++j) {
+    mask |= static_cast<uint32_t>(static_cast<float>(values[j]) > above) << j;
   }
-  return any;
+  return mask;
 }
 
 // One plane's best `capacity` keys. Keys are appended to a buffer of twice that size; a full
@@ -73,57 +48,61 @@ bool any_above(const T* values, int32_t n, float above) {
 template <typename T>
 class PlaneTopK {
  public:
-  PlaneTopK(const DecodeParams& p, int64_t capacity) : p_(p), capacity_(capacity) {
-    keys_.reserve(2 * capacity);
-  }
+  PlaneTopK(const DecodeParams& p, int64_t capacity)
+      : p_(p), capacity_(capacity), keys_(static_cast<size_t>(2 * capacity)) {}
 
   // Scans plane c (values `plane`, flat indices from c*H*W) in index order.
   void scan(const T* plane, int32_t c) {
-    keys_.clear();
+    size_ = 0;
     worst_ = 0;
     can_skip_ = false;
     const uint32_t base = static_cast<uint32_t>(c) * static_cast<uint32_t>(plane_size(p_));
     const auto load = [plane](int32_t i) { return static_cast<float>(plane[i]); };
-    float win[3][kBlock + 2];
     for (int32_t y = 0; y < p_.height; ++y) {
       for (int32_t x0 = 0; x0 < p_.width; x0 += kBlock) {
         const int32_t n = std::min(kBlock, p_.width - x0);
         const int32_t first = y * p_.width + x0;
         if (!can_skip_) {  // no bound yet: every pixel is offered, peak or not
           for (int32_t i = first; i < first + n; ++i) {
-            offer(cell_key(p_, load, base + static_cast<uint32_t>(i), load(i)), plane, base);
+            offer(cell_key(p_, load, base + static_cast<uint32_t>(i), load(i)), true, plane, base);
           }
           continue;
         }
-        if (!any_above(plane + first, n, skip_at_or_below_)) continue;
-        load_block_window(plane, p_.height, p_.width, y, x0, n, win);
-        for (uint32_t mask = peaks_above(win, n, skip_at_or_below_); mask != 0; mask &= mask - 1) {
-          const int32_t j = __builtin_ctz(mask);
-          const float v = win[1][j + 1];
+        for (uint32_t mask = mask_above(plane + first, n, skip_at_or_below_); mask != 0;
+             mask &= mask - 1) {
+          const int32_t i = first + __builtin_ctz(mask);
+          const float v = load(i);
+          const bool peak = is_peak(load, y, i - y * p_.width, p_.height, p_.width, v);
+          // A non-peak scores 0 and cannot enter here. Probabilities are offered without a
+          // branch on `peak` (it is unpredictable); logits only at peaks (the sigmoid is dear).
+          if (p_.logits && !peak) continue;
           const float score = p_.logits ? sigmoid_score(v) : v;
-          offer(make_key(score, base + static_cast<uint32_t>(first + j)), plane, base);
+          offer(make_key(score, base + static_cast<uint32_t>(i)), peak, plane, base);
         }
       }
     }
-    if (static_cast<int64_t>(keys_.size()) > capacity_) cut(plane, base);
+    if (size_ > capacity_) cut(plane, base);
   }
 
-  // The kept keys, unordered; exactly min(K, H*W) after a scan.
-  const std::vector<uint64_t>& keys() const { return keys_; }
+  // The kept keys, unordered: exactly min(K, H*W) of them after a scan.
+  const uint64_t* keys() const { return keys_.data(); }
+  int64_t size() const { return size_; }
 
  private:
-  void offer(uint64_t key, const T* plane, uint32_t base) {
-    if (key <= worst_) return;  // cannot enter the best `capacity` any more
-    keys_.push_back(key);
-    if (static_cast<int64_t>(keys_.size()) == 2 * capacity_) cut(plane, base);
+  // Appends key if `valid` and it can still enter. Written without branches: the slot is always
+  // written and only counted when it is taken.
+  void offer(uint64_t key, bool valid, const T* plane, uint32_t base) {
+    keys_[size_] = key;
+    size_ += static_cast<int64_t>(valid & (key > worst_));
+    if (size_ == 2 * capacity_) cut(plane, base);
   }
 
   // Keeps the best `capacity` keys and derives the skip threshold from the worst of them.
   void cut(const T* plane, uint32_t base) {
-    std::nth_element(keys_.begin(), keys_.begin() + (capacity_ - 1), keys_.end(),
+    std::nth_element(keys_.begin(), keys_.begin() + (capacity_ - 1), keys_.begin() + size_,
                      std::greater<uint64_t>());
-    keys_.resize(capacity_);
-    worst_ = keys_.back();
+    size_ = capacity_;
+    worst_ = keys_[capacity_ - 1];
     update_skip(plane, base);
   }
 
@@ -147,7 +126,8 @@ class PlaneTopK {
 
   const DecodeParams& p_;
   const int64_t capacity_;
-  std::vector<uint64_t> keys_;
+  std::vector<uint64_t> keys_;  // 2 * capacity slots, the first size_ in use
+  int64_t size_ = 0;
   uint64_t worst_ = 0;  // keys <= worst_ cannot enter (0 until the first cut)
   bool can_skip_ = false;
   float skip_at_or_below_ = 0.f;
@@ -165,7 +145,7 @@ void decode(const DecodeParams& p) {
     PlaneTopK<T> top(p, per_plane);
     for (int64_t bc = begin; bc < end; ++bc) {
       top.scan(heat + bc * hw, static_cast<int32_t>(bc % p.classes));
-      std::copy(top.keys().begin(), top.keys().end(), candidates.begin() + bc * per_plane);
+      std::copy(top.keys(), top.keys() + top.size(), candidates.begin() + bc * per_plane);
     }
   });
 
