@@ -11,7 +11,7 @@ import torch
 
 from centernet_fast import cli
 
-OPS = ["ctdet_targets", "gaussian_radius"]
+OPS = ["ctdet_decode", "ctdet_targets", "gaussian_radius"]
 
 # Runs a snippet in a fresh interpreter in which `import centernet_fast._C` fails, as in a source
 # checkout that was never built.

@@ -184,7 +184,7 @@ def ctdet_decode(heat: torch.Tensor, wh: torch.Tensor, reg=None, K: int = 100,
     ys, xs = (pixel // width).float(), (pixel % width).float()
 
     def gather(maps, channel):  # maps[b, channel[b, k], pixel[b, k]] as float32
-        return maps.float().reshape(batch, -1).gather(1, channel * plane + pixel)
+        return maps.float().reshape(batch, maps.shape[1] * plane).gather(1, channel * plane + pixel)
 
     zero = torch.zeros_like(index)
     if reg is not None:
