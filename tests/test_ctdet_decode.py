@@ -173,6 +173,23 @@ def test_non_contiguous_and_mixed_dtype_inputs(device):
     run_both(heat, wh, reg, device, K=30)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_cpu_result_does_not_depend_on_the_thread_count(threads):
+    # the CPU kernel splits the planes into one run per thread, each with its own pruning bound
+    g = torch.Generator().manual_seed(15)
+    heat = torch.sigmoid(torch.randn(3, 7, 20, 24, generator=g) * 2 - 3)
+    heat[1] = (heat[1] * 8).round() / 8  # ties across planes
+    wh, reg = box_maps(g, 3, 2, 20, 24)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        for batch in (slice(0, 1), slice(0, 3)):
+            for logits in (False, True):
+                run_both(heat[batch], wh[batch], reg[batch], "cpu", K=30, logits=logits)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_empty_batch(device):
     got = run_both(torch.zeros(0, 3, 8, 8), torch.zeros(0, 2, 8, 8), None, device, K=10)
     assert got.shape == (0, 10, 6)
