@@ -5,7 +5,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
+#include <optional>
 #include <tuple>
+#include <vector>
 
 namespace {
 
@@ -49,6 +52,44 @@ void test_gaussian_radius() {
                 .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double, c10::string_view)>();
   const at::Tensor r = op.call(at::tensor({20.0, 14.0}), at::tensor({35.0, 95.0}), 0.7, "centernet");
   expect(r[0].item<double>() == 7.0 && r[1].item<double>() == 7.0, "exactly integral radii");
+}
+
+using Decode = at::Tensor(const at::Tensor&, const at::Tensor&, const std::optional<at::Tensor>&,
+                          int64_t, bool, bool, std::optional<double>);
+
+bool row_is(const at::Tensor& row, std::initializer_list<float> values) {
+  return at::equal(row, at::tensor(std::vector<float>(values)));
+}
+
+void test_ctdet_decode() {
+  auto op = c10::Dispatcher::singleton()
+                .findSchemaOrThrow("centernet_fast::ctdet_decode", "")
+                .typed<Decode>();
+  // Two peaks: 0.8 (class 1, x = 3, y = 2) and 0.6 (class 0, corner). w = 4, h = 2 everywhere.
+  const at::Tensor heat = at::zeros({1, 2, 4, 5});
+  heat[0][1][2][3] = 0.8f;
+  heat[0][0][0][0] = 0.6f;
+  const at::Tensor wh = at::stack({at::full({4, 5}, 4.f), at::full({4, 5}, 2.f)}).unsqueeze(0);
+  const at::Tensor reg = at::zeros({1, 2, 4, 5});
+  reg[0][0][2][3] = 0.25f;
+  reg[0][1][2][3] = 0.5f;
+  const at::Tensor dets = op.call(heat, wh, reg, 3, false, false, std::nullopt);
+  expect(dets.sizes() == at::IntArrayRef({1, 3, 6}), "detections shape [B, K, 6]");
+  expect(row_is(dets[0][0], {1.25f, 1.5f, 5.25f, 3.5f, 0.8f, 1.f}),
+         "best peak: (x - w/2, y - h/2, x + w/2, y + h/2, score, class)");
+  expect(row_is(dets[0][1], {-2.f, -1.f, 2.f, 1.f, 0.6f, 0.f}), "second peak");
+  expect(row_is(dets[0][2], {-1.f, -1.f, 3.f, 1.f, 0.f, 0.f}),
+         "then zero scores in flat-index order (cell 1 of class 0)");
+  const at::Tensor marked = op.call(heat, wh, reg, 3, false, false, 0.7);
+  expect(marked[0][1][5].item<float>() == -1.f && marked[0][0][5].item<float>() == 1.f,
+         "threshold marks lower scores with class -1");
+  bool threw = false;
+  try {
+    op.call(heat, wh, reg, 0, false, false, std::nullopt);
+  } catch (const c10::ValueError&) {
+    threw = true;
+  }
+  expect(threw, "K = 0 raises ValueError");
 }
 
 void test_bad_input_throws() {
@@ -97,6 +138,7 @@ int main() {
   test_focal_loss();
   test_ctdet_targets();
   test_gaussian_radius();
+  test_ctdet_decode();
   test_bad_input_throws();
   std::printf("%d failure(s)\n", failures);
   return failures == 0 ? 0 : 1;

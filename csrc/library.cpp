@@ -17,4 +17,7 @@ TORCH_LIBRARY(centernet_fast, m) {
   // d loss / d logits, recomputed from the inputs and the forward's num_pos.
   m.def("focal_loss_backward(Tensor grad_loss, Tensor logits, Tensor target, Tensor num_pos, "
         "float alpha, float beta, bool clamp) -> Tensor");
+  // CenterNet box decoding: 3x3 peak NMS, the K best peaks over all classes, their boxes.
+  m.def("ctdet_decode(Tensor heat, Tensor wh, Tensor? reg=None, int K=100, "
+        "bool cat_spec_wh=False, bool logits=False, float? threshold=None) -> Tensor");
 }

@@ -11,7 +11,7 @@ import torch
 
 from centernet_fast import cli
 
-OPS = ["ctdet_targets", "focal_loss", "focal_loss_backward", "gaussian_radius"]
+OPS = ["ctdet_decode", "ctdet_targets", "focal_loss", "focal_loss_backward", "gaussian_radius"]
 
 # Runs a snippet in a fresh interpreter in which `import centernet_fast._C` fails, as in a source
 # checkout that was never built.
@@ -38,6 +38,7 @@ def test_missing_extension_falls_back_to_the_reference_with_one_warning():
         t = ops.ctdet_targets(torch.tensor([[[1., 1., 9., 7.]]]), torch.tensor([[0]]), 2, (10, 12))
         assert t.hm[0, 0, 4, 5] == 1 and int(t.reg_mask.sum()) == 1
         assert ops.gaussian_radius(20, 35).item() == 7.0
+        assert ops.ctdet_decode(torch.rand(1, 2, 4, 4), torch.rand(1, 2, 4, 4), K=3).shape == (1, 3, 6)
         print("fallback ok")
     """)
     result = run_without_extension(code, require=False)

@@ -84,3 +84,32 @@ def check_focal_loss_args(logits, target, alpha, beta) -> None:
     for name, value in (("alpha", alpha), ("beta", beta)):
         require(0.0 <= value < float("inf"),
                 f"{op}: {name} must be a finite non-negative number; got {value}")
+
+
+HEAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _check_map(op, arg, t, heat, channels, channels_name) -> None:
+    expected = [heat.shape[0], channels, heat.shape[2], heat.shape[3]]
+    require(t.dim() == 4 and list(t.shape) == expected,
+            f"{op}: {arg} must have shape [B, {channels_name}, H, W] = {expected} to match heat; "
+            f"got {list(t.shape)}")
+    require(t.is_floating_point(), f"{op}: {arg} must be a floating-point tensor; got {t.dtype}")
+    require(t.device == heat.device,
+            f"{op}: {arg} must be on the same device as heat ({heat.device}); got {t.device}")
+
+
+def check_ctdet_decode_args(heat, wh, reg, K, cat_spec_wh) -> None:
+    op = "ctdet_decode"
+    require(heat.dim() == 4, f"{op}: heat must have shape [B, C, H, W]; got {list(heat.shape)}")
+    require(heat.dtype in HEAT_DTYPES,
+            f"{op}: heat must be float32, float16 or bfloat16; got {heat.dtype}")
+    _, classes, height, width = heat.shape
+    require(classes >= 1 and height >= 1 and width >= 1,
+            f"{op}: heat must have shape [B, C, H, W] with C, H, W >= 1; got {list(heat.shape)}")
+    require(classes * height * width < 2 ** 31,
+            f"{op}: heat's C * H * W must be below 2^31; got {list(heat.shape)}")
+    _check_map(op, "wh", wh, heat, 2 * classes if cat_spec_wh else 2, "2C" if cat_spec_wh else "2")
+    if reg is not None:
+        _check_map(op, "reg", reg, heat, 2, "2")
+    require(K >= 1, f"{op}: K must be at least 1; got {K}")

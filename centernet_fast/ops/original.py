@@ -1,16 +1,23 @@
-"""The original CenterNet code paths users run today: target drawing (numpy) and the focal loss.
+"""The original CenterNet code paths users run today, kept as benchmark anchors and oracles.
 
-CenterNet draws targets per image inside data-loader workers, one object at a time, and the
-DataLoader's collate stacks them into batch tensors. ``ctdet_targets_batch`` reproduces that whole
-path for a padded batch. It is the benchmark anchor for ``ctdet_targets`` and, being written
-independently of ``reference.py``, a second oracle for the tests. Only the original radius mode
-exists here. ``focal_loss`` is the original ``_sigmoid`` + ``_neg_loss`` in PyTorch.
+Targets: CenterNet draws them per image inside data-loader workers, one object at a time, in
+numpy, and the DataLoader's collate stacks them into batch tensors. ``ctdet_targets_batch``
+reproduces that whole path for a padded batch. It is the benchmark anchor for ``ctdet_targets``
+and, being written independently of ``reference.py``, a second oracle for the tests. Only the
+original radius mode exists here.
+
+Decoding: ``ctdet_decode`` is CenterNet's ``src/lib/models/decode.py`` path (``_nms``, ``_topk``,
+``_transpose_and_gather_feat``), the anchor for ``ops.ctdet_decode``.
+
+Loss: ``focal_loss`` is the original ``_sigmoid`` + ``_neg_loss`` in PyTorch, the anchor for
+``ops.focal_loss``.
 """
 
 import math
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 
 def gaussian_radius(det_size, min_overlap=0.7):
@@ -125,3 +132,71 @@ def _neg_loss(pred, gt):
 def focal_loss(logits, target):
     """The original training path: ``FocalLoss()(_sigmoid(output['hm']), batch['hm'])``."""
     return _neg_loss(_sigmoid(logits), target)
+
+
+def _nms(heat, kernel=3):
+    pad = (kernel - 1) // 2
+    hmax = nn.functional.max_pool2d(heat, (kernel, kernel), stride=1, padding=pad)
+    keep = (hmax == heat).float()
+    return heat * keep
+
+
+def _gather_feat(feat, ind):
+    dim = feat.size(2)
+    ind = ind.unsqueeze(2).expand(ind.size(0), ind.size(1), dim)
+    return feat.gather(1, ind)
+
+
+def _transpose_and_gather_feat(feat, ind):
+    feat = feat.permute(0, 2, 3, 1).contiguous()
+    feat = feat.view(feat.size(0), -1, feat.size(3))
+    return _gather_feat(feat, ind)
+
+
+def _topk(scores, K=40):
+    # The index arithmetic is the original's: on current PyTorch `/` is true division, which the
+    # `.int()` truncation turns back into the integer quotient for maps of usual sizes.
+    batch, cat, height, width = scores.size()
+    topk_scores, topk_inds = torch.topk(scores.view(batch, cat, -1), K)
+    topk_inds = topk_inds % (height * width)
+    topk_ys = (topk_inds / width).int().float()
+    topk_xs = (topk_inds % width).int().float()
+    topk_score, topk_ind = torch.topk(topk_scores.view(batch, -1), K)
+    topk_clses = (topk_ind / K).int()
+    topk_inds = _gather_feat(topk_inds.view(batch, -1, 1), topk_ind).view(batch, K)
+    topk_ys = _gather_feat(topk_ys.view(batch, -1, 1), topk_ind).view(batch, K)
+    topk_xs = _gather_feat(topk_xs.view(batch, -1, 1), topk_ind).view(batch, K)
+    return topk_score, topk_inds, topk_clses, topk_ys, topk_xs
+
+
+def ctdet_decode(heat, wh, reg=None, cat_spec_wh=False, K=100):
+    """CenterNet's ``ctdet_decode`` as written: 3x3 max-pool NMS, per-class top-K, then the
+    global top-K, then gathers of the regression maps. ``heat`` holds probabilities (CenterNet
+    applies sigmoid to the whole map first). Returns [B, K, 6] (x1, y1, x2, y2, score, class).
+    Requires K <= H*W; the order of equal scores is whatever torch.topk returns.
+    """
+    batch, cat, height, width = heat.size()
+    heat = _nms(heat)
+    scores, inds, clses, ys, xs = _topk(heat, K=K)
+    if reg is not None:
+        reg = _transpose_and_gather_feat(reg, inds)
+        reg = reg.view(batch, K, 2)
+        xs = xs.view(batch, K, 1) + reg[:, :, 0:1]
+        ys = ys.view(batch, K, 1) + reg[:, :, 1:2]
+    else:
+        xs = xs.view(batch, K, 1) + 0.5
+        ys = ys.view(batch, K, 1) + 0.5
+    wh = _transpose_and_gather_feat(wh, inds)
+    if cat_spec_wh:
+        wh = wh.view(batch, K, cat, 2)
+        clses_ind = clses.view(batch, K, 1, 1).expand(batch, K, 1, 2).long()
+        wh = wh.gather(2, clses_ind).view(batch, K, 2)
+    else:
+        wh = wh.view(batch, K, 2)
+    clses = clses.view(batch, K, 1).float()
+    scores = scores.view(batch, K, 1)
+    bboxes = torch.cat([xs - wh[..., 0:1] / 2,
+                        ys - wh[..., 1:2] / 2,
+                        xs + wh[..., 0:1] / 2,
+                        ys + wh[..., 1:2] / 2], dim=2)
+    return torch.cat([bboxes, scores, clses], dim=2)

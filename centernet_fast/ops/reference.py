@@ -10,8 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from centernet_fast.ops._checks import (check_ctdet_targets_args, check_focal_loss_args,
-                                        check_gaussian_radius_args)
+from centernet_fast.ops._checks import (check_ctdet_decode_args, check_ctdet_targets_args,
+                                        check_focal_loss_args, check_gaussian_radius_args)
 
 ELLIPTICAL_ALPHA = 0.54  # TTFNet's alpha
 
@@ -178,3 +178,64 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, b
     term = torch.where(t > 1, 0.0, weight * term)
     num_pos = pos.sum()
     return 0 - term.sum() / num_pos.clamp(min=1).to(dtype)  # 0 - x: +0 for an empty input
+
+
+def ctdet_decode(heat: torch.Tensor, wh: torch.Tensor, reg=None, K: int = 100,
+                 cat_spec_wh: bool = False, logits: bool = False, threshold=None) -> torch.Tensor:
+    """The K best peaks of each image's heatmap as boxes: float32 [B, K, 6] rows
+    (x1, y1, x2, y2, score, class) in output-map units.
+
+    Args:
+        heat: [B, C, H, W] float32/float16/bfloat16 class probabilities (logits if ``logits``).
+        wh: [B, 2, H, W] box sizes (w, h), or [B, 2C, H, W] with ``cat_spec_wh`` (channels 2c,
+            2c+1 for class c); any float dtype, read as float32.
+        reg: [B, 2, H, W] sub-pixel centre offsets (dx, dy), or None for centres at +0.5.
+        K: rows per image, >= 1.
+        threshold: rows whose score is below it (compared in float32) get class -1.
+
+    A cell is a peak where heat equals the maximum of its 3x3 window (max_pool2d with padding:
+    out-of-map neighbours ignored, plateaus keep every cell, a NaN in the window means no peak);
+    peaks are found on heat as given. Its score is heat, or float32(sigmoid(float64 heat)) with
+    ``logits``; every other cell scores 0 (-0.0 becomes 0.0). The K best scores over all
+    C*H*W cells are taken by score descending, ties by lower flat index c*H*W + y*W + x (a stable
+    sort). Rows past C*H*W are zero with class -1.
+    """
+    check_ctdet_decode_args(heat, wh, reg, K, cat_spec_wh)
+    batch, classes, height, width = heat.shape
+    plane, cells = height * width, classes * height * width
+    heat = heat.float()  # exact for float16 and bfloat16
+
+    peak = F.max_pool2d(heat, 3, stride=1, padding=1) == heat
+    values, peak = heat.reshape(batch, cells), peak.reshape(batch, cells)
+    peak_scores = values[peak]
+    if logits:
+        peak_scores = torch.sigmoid(peak_scores.double()).float()  # peak candidates only
+    scores = torch.zeros_like(values)
+    scores[peak] = peak_scores
+    scores = scores + 0.0  # -0.0 -> 0.0
+
+    selected = min(K, cells)
+    scores, index = torch.sort(scores, dim=1, descending=True, stable=True)
+    scores, index = scores[:, :selected], index[:, :selected]
+    cls, pixel = index // plane, index % plane
+    ys, xs = (pixel // width).float(), (pixel % width).float()
+
+    def gather(maps, channel):  # maps[b, channel[b, k], pixel[b, k]] as float32
+        return maps.float().reshape(batch, maps.shape[1] * plane).gather(1, channel * plane + pixel)
+
+    zero = torch.zeros_like(index)
+    if reg is not None:
+        xs, ys = xs + gather(reg, zero), ys + gather(reg, zero + 1)
+    else:
+        xs, ys = xs + 0.5, ys + 0.5
+    wh_channel = 2 * cls if cat_spec_wh else zero
+    w, h = gather(wh, wh_channel), gather(wh, wh_channel + 1)
+    labels = cls.float()
+    if threshold is not None:
+        labels = torch.where(scores < torch.tensor(threshold, dtype=torch.float32), -1.0, labels)
+    rows = torch.stack([xs - w / 2, ys - h / 2, xs + w / 2, ys + h / 2, scores, labels], dim=2)
+
+    out = torch.zeros(batch, K, 6, dtype=torch.float32, device=heat.device)
+    out[:, :, 5] = -1.0
+    out[:, :selected] = rows
+    return out
