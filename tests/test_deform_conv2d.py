@@ -110,6 +110,30 @@ def test_low_precision_dtypes(dtype, device, native):
         torch.testing.assert_close(a.double().cpu(), b, atol=tol * 4, rtol=tol)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast_runs_in_the_autocast_dtype(dtype, device, native):
+    """Inside torch.autocast the op computes in the context's dtype, like a convolution; the
+    gradients reach the float32 leaves in float32."""
+    device_type = torch.device(device).type
+    tensors = on(device, make_tensors(DCN_CASE, 10, dtype=torch.float32))
+    expected, expected_grads = run(ops.deform_conv2d, DCN_CASE, tensors)
+    with torch.autocast(device_type, dtype=dtype):
+        out, grads = run(ops.deform_conv2d, DCN_CASE, tensors)
+    assert out.dtype == dtype
+    assert all(g.dtype == torch.float32 for g in grads)
+    torch.testing.assert_close(out.float(), expected, atol=1e-1, rtol=5e-2)
+    for a, b in zip(grads, expected_grads):
+        torch.testing.assert_close(a, b, atol=2e-1, rtol=5e-2)
+
+
+def test_autocast_leaves_float64_alone(native):
+    tensors = make_tensors(DCN_CASE, 11)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = ops.deform_conv2d(*tensors[:4], DCN_CASE.stride, DCN_CASE.padding,
+                                DCN_CASE.dilation, tensors[4])
+    assert out.dtype == torch.float64
+
+
 def test_offsets_far_outside_and_nonfinite_positions(native):
     """Huge and NaN offsets sample zeros, without undefined integer conversions."""
     input, offset, weight, bias, mask = make_tensors(DCN_CASE, 9)
