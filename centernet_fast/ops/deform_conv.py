@@ -35,7 +35,9 @@ def deform_conv2d(input: torch.Tensor, offset: torch.Tensor, weight: torch.Tenso
         ValueError: naming the argument, for wrong ranks, shapes, dtypes, devices or sizes.
 
     Differentiable in input, offset, weight, bias and mask (once: double backward raises).
-    The CPU kernel is deterministic and needs scratch memory for a fixed chunk of images only.
+    The CPU and CUDA kernels are deterministic (no float atomics; the CUDA input gradient is a
+    gather over the sampling points sorted by the pixel they touch) and need scratch memory for
+    a bounded chunk of images only. Inside ``torch.autocast`` the op runs in the autocast dtype.
     """
     stride, padding, dilation = (pair(OP, "stride", stride), pair(OP, "padding", padding),
                                  pair(OP, "dilation", dilation))
