@@ -3,6 +3,7 @@
 #include "deform_conv.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
 #include <tuple>
@@ -157,6 +158,7 @@ at::Tensor deform_conv2d_cpu(const at::Tensor& input, const at::Tensor& offset,
                              const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                              at::IntArrayRef stride, at::IntArrayRef padding,
                              at::IntArrayRef dilation, const std::optional<at::Tensor>& mask) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const DeformConvCall call =
       prepare_deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask);
   return deform_conv2d_forward_cpu_kernel(call);
@@ -166,6 +168,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
     const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
     at::IntArrayRef padding, at::IntArrayRef dilation) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
                                                              mask, stride, padding, dilation);
   return deform_conv2d_backward_cpu_kernel(call);

@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
+#include <c10/core/DispatchKeySet.h>
 #include <c10/util/Optional.h>
 
 #include "common/deform_conv_params.h"
@@ -16,6 +17,13 @@ struct DeformConvCall {
   at::Tensor grad_output;  // backward only
   DeformConvGeometry geometry;
 };
+
+// The autocast dispatch keys. The kernels exclude them (c10::impl::ExcludeDispatchKeyGuard) so
+// that their internal matrix products run in the compute dtype even when called inside
+// torch.autocast: the backward runs with the caller's autocast state.
+inline c10::DispatchKeySet autocast_keys() {
+  return c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA});
+}
 
 DeformConvCall prepare_deform_conv2d(const at::Tensor& input, const at::Tensor& offset,
                                      const at::Tensor& weight,

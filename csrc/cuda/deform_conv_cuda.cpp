@@ -14,6 +14,7 @@
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -72,6 +73,7 @@ at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
                               const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               at::IntArrayRef stride, at::IntArrayRef padding,
                               at::IntArrayRef dilation, const std::optional<at::Tensor>& mask) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
   const DeformConvCall call =
       prepare_deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask);
@@ -101,6 +103,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
     const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
     at::IntArrayRef padding, at::IntArrayRef dilation) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
   const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
                                                              mask, stride, padding, dilation);
