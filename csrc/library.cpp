@@ -20,4 +20,14 @@ TORCH_LIBRARY(centernet_fast, m) {
   // CenterNet box decoding: 3x3 peak NMS, the K best peaks over all classes, their boxes.
   m.def("ctdet_decode(Tensor heat, Tensor wh, Tensor? reg=None, int K=100, "
         "bool cat_spec_wh=False, bool logits=False, float? threshold=None) -> Tensor");
+  // Modulated deformable convolution (DCNv2) with torchvision.ops.deform_conv2d's layouts:
+  // conv groups = C / weight.size(1), deformable groups = offset.size(1) / (2 kh kw); no mask
+  // means a mask of ones.
+  m.def("deform_conv2d(Tensor input, Tensor offset, Tensor weight, Tensor? bias, int[2] stride, "
+        "int[2] padding, int[2] dilation, Tensor? mask) -> Tensor");
+  // The gradients of deform_conv2d with respect to input, offset, weight, bias and mask (the
+  // mask's with respect to a mask of ones when none was given).
+  m.def("deform_conv2d_backward(Tensor grad_output, Tensor input, Tensor offset, Tensor weight, "
+        "Tensor? mask, int[2] stride, int[2] padding, int[2] dilation) -> (Tensor grad_input, "
+        "Tensor grad_offset, Tensor grad_weight, Tensor grad_bias, Tensor grad_mask)");
 }

@@ -11,7 +11,8 @@ import torch
 
 from centernet_fast import cli
 
-OPS = ["ctdet_decode", "ctdet_targets", "focal_loss", "focal_loss_backward", "gaussian_radius"]
+OPS = ["ctdet_decode", "ctdet_targets", "deform_conv2d", "deform_conv2d_backward", "focal_loss",
+       "focal_loss_backward", "gaussian_radius"]
 
 # Runs a snippet in a fresh interpreter in which `import centernet_fast._C` fails, as in a source
 # checkout that was never built.

@@ -1,5 +1,7 @@
 """Argument checks of the reference ops, with the same messages as the compiled ops' checks."""
 
+from typing import NamedTuple
+
 import torch
 
 RADIUS_MODES = ("centernet", "corrected")
@@ -113,3 +115,95 @@ def check_ctdet_decode_args(heat, wh, reg, K, cat_spec_wh) -> None:
     if reg is not None:
         _check_map(op, "reg", reg, heat, 2, "2")
     require(K >= 1, f"{op}: K must be at least 1; got {K}")
+
+
+DEFORM_CONV_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+class DeformConvGeometry(NamedTuple):
+    """The sizes of one deform_conv2d call, inferred from the argument shapes."""
+    groups: int         # conv groups: C // weight.shape[1]
+    offset_groups: int  # deformable groups: offset.shape[1] // (2 * kh * kw)
+    out_h: int
+    out_w: int
+
+
+def pair(op: str, arg: str, value) -> tuple:
+    """An int or a sequence of two ints as (h, w)."""
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    require(len(value) == 2 and all(isinstance(v, int) for v in value),
+            f"{op}: {arg} must be an int or two ints (h, w); got {value}")
+    return value
+
+
+def _check_companion(op, arg, t, input) -> None:
+    require(t.dtype == input.dtype,
+            f"{op}: {arg} must have the input's dtype ({input.dtype}); got {t.dtype}")
+    require(t.device == input.device,
+            f"{op}: {arg} must be on the input's device ({input.device}); got {t.device}")
+
+
+def check_deform_conv2d_args(input, offset, weight, bias, stride, padding, dilation,
+                             mask) -> DeformConvGeometry:
+    """Checks a deform_conv2d call (messages shared with the compiled op) and returns its sizes."""
+    op = "deform_conv2d"
+    require(input.dim() == 4, f"{op}: input must have shape [B, C, H, W]; got {list(input.shape)}")
+    require(input.dtype in DEFORM_CONV_DTYPES,
+            f"{op}: input must be float32, float64, float16 or bfloat16; got {input.dtype}")
+    require(weight.dim() == 4,
+            f"{op}: weight must have shape [C_out, C / groups, kh, kw]; got {list(weight.shape)}")
+    require(offset.dim() == 4,
+            f"{op}: offset must have shape [B, 2 * offset_groups * kh * kw, H_out, W_out]; got "
+            f"{list(offset.shape)}")
+    for arg, t in (("offset", offset), ("weight", weight), ("bias", bias), ("mask", mask)):
+        if t is not None:
+            _check_companion(op, arg, t, input)
+    (sh, sw), (ph, pw), (dh, dw) = (pair(op, "stride", stride), pair(op, "padding", padding),
+                                    pair(op, "dilation", dilation))
+    require(sh >= 1 and sw >= 1, f"{op}: stride must be positive; got {[sh, sw]}")
+    require(ph >= 0 and pw >= 0, f"{op}: padding must be non-negative; got {[ph, pw]}")
+    require(dh >= 1 and dw >= 1, f"{op}: dilation must be positive; got {[dh, dw]}")
+
+    batch, channels, height, width = input.shape
+    out_channels, group_channels, kh, kw = weight.shape
+    require(channels >= 1 and height >= 1 and width >= 1,
+            f"{op}: input must have C, H, W >= 1; got {list(input.shape)}")
+    require(out_channels >= 1 and group_channels >= 1 and kh >= 1 and kw >= 1,
+            f"{op}: weight must have non-zero sizes; got {list(weight.shape)}")
+    require(channels % group_channels == 0,
+            f"{op}: input channels ({channels}) must be a multiple of weight.shape[1] "
+            f"({group_channels}), the channels per conv group")
+    groups = channels // group_channels
+    require(out_channels % groups == 0,
+            f"{op}: weight.shape[0] ({out_channels}) must be a multiple of the conv groups "
+            f"({groups} = input channels / weight.shape[1])")
+    out_h = (height + 2 * ph - (dh * (kh - 1) + 1)) // sh + 1
+    out_w = (width + 2 * pw - (dw * (kw - 1) + 1)) // sw + 1
+    require(out_h >= 1 and out_w >= 1,
+            f"{op}: the output would be empty ({out_h} x {out_w}): input {height} x {width}, "
+            f"kernel {kh} x {kw}, stride {[sh, sw]}, padding {[ph, pw]}, dilation {[dh, dw]}")
+
+    taps = kh * kw
+    offset_channels = offset.shape[1]
+    require(offset_channels >= 2 * taps and offset_channels % (2 * taps) == 0,
+            f"{op}: offset channels ({offset_channels}) must be a positive multiple of "
+            f"2 * kh * kw = {2 * taps}")
+    offset_groups = offset_channels // (2 * taps)
+    require(channels % offset_groups == 0,
+            f"{op}: input channels ({channels}) must be a multiple of the offset groups "
+            f"({offset_groups} = offset channels / (2 * kh * kw))")
+    expected = [batch, 2 * offset_groups * taps, out_h, out_w]
+    require(list(offset.shape) == expected,
+            f"{op}: offset must have shape [B, 2 * offset_groups * kh * kw, H_out, W_out] = "
+            f"{expected}; got {list(offset.shape)}")
+    if mask is not None:
+        expected = [batch, offset_groups * taps, out_h, out_w]
+        require(mask.dim() == 4 and list(mask.shape) == expected,
+                f"{op}: mask must have shape [B, offset_groups * kh * kw, H_out, W_out] = "
+                f"{expected}; got {list(mask.shape)}")
+    if bias is not None:
+        require(list(bias.shape) == [out_channels],
+                f"{op}: bias must have shape [C_out] = [{out_channels}]; got {list(bias.shape)}")
+    return DeformConvGeometry(groups, offset_groups, out_h, out_w)

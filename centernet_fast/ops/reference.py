@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from centernet_fast.ops._checks import (check_ctdet_decode_args, check_ctdet_targets_args,
-                                        check_focal_loss_args, check_gaussian_radius_args)
+                                        check_deform_conv2d_args, check_focal_loss_args,
+                                        check_gaussian_radius_args, pair)
 
 ELLIPTICAL_ALPHA = 0.54  # TTFNet's alpha
 
@@ -239,3 +240,99 @@ def ctdet_decode(heat: torch.Tensor, wh: torch.Tensor, reg=None, K: int = 100,
     out[:, :, 5] = -1.0
     out[:, :selected] = rows
     return out
+
+
+def deform_sample(input: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of ``input`` at fractional positions, zero outside the image.
+
+    Args:
+        input: [B, G, Cg, H, W] (G deformable groups of Cg channels each).
+        y, x: [B, G, P] row and column positions (P sampling points per group).
+    Returns:
+        [B, G, Cg, P]: sum over the four neighbours (floor(y) + {0, 1}, floor(x) + {0, 1}) of
+        the bilinear weight times the pixel, where neighbours outside the image count as zero.
+        A point with y <= -1, y >= H, x <= -1 or x >= W thus samples 0, as in torchvision (whose
+        explicit region test agrees with this one everywhere except exactly on y = -1 or x = -1,
+        where both give 0 and torchvision's offset gradient is the one-sided one used here).
+        The weights are differentiable in y and x (floor has a zero gradient).
+    """
+    batch, groups, group_channels, height, width = input.shape
+    flat = input.reshape(batch, groups, group_channels, height * width)
+    y0, x0 = torch.floor(y), torch.floor(x)
+    ly, lx = y - y0, x - x0
+    y0, x0 = y0.long(), x0.long()
+    out = None
+    for dy, wy in ((0, 1 - ly), (1, ly)):
+        for dx, wx in ((0, 1 - lx), (1, lx)):
+            yy, xx = y0 + dy, x0 + dx
+            inside = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+            index = (yy.clamp(0, height - 1) * width + xx.clamp(0, width - 1))
+            index = index.unsqueeze(2).expand(batch, groups, group_channels, index.shape[-1])
+            term = flat.gather(3, index) * (wy * wx * inside).unsqueeze(2)
+            out = term if out is None else out + term
+    return out
+
+
+def deform_conv2d(input: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
+                  bias=None, stride=1, padding=0, dilation=1, mask=None) -> torch.Tensor:
+    """Modulated deformable convolution (DCNv2) with the semantics of
+    ``torchvision.ops.deform_conv2d``.
+
+    Args:
+        input: [B, C, H, W] float32, float64, float16 or bfloat16.
+        offset: [B, 2 * dg * kh * kw, H_out, W_out], the input's dtype: for deformable group g and
+            kernel tap t = i * kw + j, channel 2 * (g * kh * kw + t) is the row offset dy and the
+            next channel the column offset dx.
+        weight: [C_out, C / groups, kh, kw]; the conv groups are C / weight.shape[1].
+        bias: [C_out] or None.
+        stride, padding, dilation: ints or (h, w) pairs.
+        mask: [B, dg * kh * kw, H_out, W_out] modulation (channel g * kh * kw + t), or None for 1.
+    Returns:
+        [B, C_out, H_out, W_out] in the input's dtype (computed in float32 for float16 and
+        bfloat16): out[b, o, p, q] = bias[o] + sum over the channels c of o's conv group and the
+        taps (i, j) of weight[o, c, i, j] * mask * bilinear(input[b, c], y, x) with
+        y = p * stride_h - padding_h + i * dilation_h + dy, x likewise, the offsets and mask
+        being those of c's deformable group (channel c is in group c // (C / dg)).
+
+    Written with gathers and an einsum, differentiable by autograd in every tensor argument.
+    """
+    geometry = check_deform_conv2d_args(input, offset, weight, bias, stride, padding, dilation,
+                                        mask)
+    groups, offset_groups, out_h, out_w = geometry
+    (sh, sw), (ph, pw), (dh, dw) = (pair("deform_conv2d", "stride", stride),
+                                    pair("deform_conv2d", "padding", padding),
+                                    pair("deform_conv2d", "dilation", dilation))
+    dtype = input.dtype
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    batch, channels, height, width = input.shape
+    out_channels, _, kh, kw = weight.shape
+    taps = kh * kw
+    device = input.device
+
+    # Sampling positions [B, dg, taps, H_out, W_out].
+    off = offset.to(compute).reshape(batch, offset_groups, taps, 2, out_h, out_w)
+    tap_i = torch.arange(kh, device=device).repeat_interleave(kw)
+    tap_j = torch.arange(kw, device=device).repeat(kh)
+    rows = torch.arange(out_h, device=device) * sh - ph
+    cols = torch.arange(out_w, device=device) * sw - pw
+    base_y = (rows.view(1, out_h, 1) + (tap_i * dh).view(taps, 1, 1)).to(compute)
+    base_x = (cols.view(1, 1, out_w) + (tap_j * dw).view(taps, 1, 1)).to(compute)
+    y = base_y + off[:, :, :, 0]
+    x = base_x + off[:, :, :, 1]
+
+    grouped = input.to(compute).reshape(batch, offset_groups, channels // offset_groups, height,
+                                        width)
+    points = taps * out_h * out_w
+    sampled = deform_sample(grouped, y.reshape(batch, offset_groups, points),
+                            x.reshape(batch, offset_groups, points))
+    if mask is not None:
+        sampled = sampled * mask.to(compute).reshape(batch, offset_groups, 1, points)
+
+    # Columns [B, groups, (C / groups) * taps, H_out * W_out], rows ordered (channel, tap) as the
+    # weight's last three dimensions.
+    columns = sampled.reshape(batch, groups, (channels // groups) * taps, out_h * out_w)
+    w = weight.to(compute).reshape(groups, out_channels // groups, (channels // groups) * taps)
+    out = torch.einsum("gok,bgkl->bgol", w, columns).reshape(batch, out_channels, out_h, out_w)
+    if bias is not None:
+        out = out + bias.to(compute).view(1, out_channels, 1, 1)
+    return out.to(dtype)

@@ -1,0 +1,168 @@
+// The CPU deform_conv2d: per chunk of images, the sampling table, the modulated column matrix
+// [C * taps, n * H_out * W_out] and one batched product with the weight over the conv groups.
+// Scratch memory is bounded by the chunk (about kColumnBudget bytes of columns, at least one
+// image), not by the batch.
+#include "cpu/deform_conv_kernel.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+
+#include <algorithm>
+
+#include "cpu/deform_sampling.h"
+
+namespace centernet_fast {
+namespace {
+
+constexpr int64_t kColumnBudget = int64_t{32} << 20;
+
+using deform_cpu::ChunkPointers;
+using deform_cpu::Sample;
+
+// Float16 and bfloat16 are computed in float32, float64 in float64.
+at::ScalarType accumulate_type(at::ScalarType t) {
+  return t == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+int64_t chunk_images(const DeformConvGeometry& g, int64_t element_size) {
+  const int64_t per_image = std::max<int64_t>(g.column_rows() * g.out_plane() * element_size, 1);
+  return std::clamp<int64_t>(kColumnBudget / per_image, 1, std::max<int64_t>(g.batch, 1));
+}
+
+// Scratch buffers for one chunk size, reused by every chunk.
+template <typename acc_t>
+struct Scratch {
+  at::Tensor samples, columns;
+  Scratch(const DeformConvGeometry& g, int64_t chunk, const at::TensorOptions& acc) {
+    const int64_t points = chunk * g.offset_groups * g.taps() * g.out_plane();
+    samples = at::empty({points * static_cast<int64_t>(sizeof(Sample<acc_t>))},
+                        acc.dtype(at::kByte));
+    columns = at::empty({g.column_rows() * chunk * g.out_plane()}, acc);
+  }
+};
+
+template <typename scalar_t, typename acc_t>
+ChunkPointers<scalar_t, acc_t> chunk_pointers(const DeformConvCall& call, Scratch<acc_t>& scratch,
+                                              int64_t first, int64_t n) {
+  const DeformConvGeometry& g = call.geometry;
+  const int64_t plane = g.out_plane(), taps = g.taps();
+  ChunkPointers<scalar_t, acc_t> p;
+  p.input = call.input.const_data_ptr<scalar_t>() + first * g.channels * g.height * g.width;
+  p.offset = call.offset.const_data_ptr<scalar_t>() + first * 2 * g.offset_groups * taps * plane;
+  p.mask = call.mask.defined()
+               ? call.mask.const_data_ptr<scalar_t>() + first * g.offset_groups * taps * plane
+               : nullptr;
+  p.samples = reinterpret_cast<Sample<acc_t>*>(scratch.samples.data_ptr());
+  p.columns = scratch.columns.template data_ptr<acc_t>();
+  p.n = n;
+  return p;
+}
+
+// The first rows * n * plane columns as [groups, rows / groups, n * plane].
+at::Tensor grouped_columns(const at::Tensor& columns, const DeformConvGeometry& g, int64_t n) {
+  const int64_t width = n * g.out_plane();
+  return columns.narrow(0, 0, g.column_rows() * width)
+      .view({g.groups, g.column_rows() / g.groups, width});
+}
+
+template <typename scalar_t, typename acc_t>
+void forward(const DeformConvCall& call, at::Tensor& out) {
+  const DeformConvGeometry& g = call.geometry;
+  const auto acc = call.input.options().dtype(accumulate_type(call.input.scalar_type()));
+  const int64_t chunk = chunk_images(g, sizeof(acc_t)), plane = g.out_plane();
+  const int64_t og = g.out_channels / g.groups;
+  const at::Tensor weight = call.weight.to(acc).view({g.groups, og, -1});
+  const at::Tensor bias = call.bias.defined() ? call.bias.to(acc).view({g.groups, og, 1, 1})
+                                              : at::Tensor();
+  Scratch<acc_t> scratch(g, chunk, acc);
+  for (int64_t first = 0; first < g.batch; first += chunk) {
+    const int64_t n = std::min(chunk, g.batch - first);
+    const auto p = chunk_pointers<scalar_t, acc_t>(call, scratch, first, n);
+    deform_cpu::build_samples(g, p);
+    deform_cpu::gather_columns(g, p);
+    at::Tensor result = at::bmm(weight, grouped_columns(scratch.columns, g, n))
+                            .view({g.groups, og, n, plane});
+    if (bias.defined()) result.add_(bias);
+    // [groups, og, n, plane] -> [n, C_out, plane], rounding once to the output dtype.
+    out.narrow(0, first, n).view({n, g.groups, og, plane}).copy_(result.permute({2, 0, 1, 3}));
+  }
+}
+
+template <typename scalar_t, typename acc_t>
+void backward(const DeformConvCall& call, at::Tensor& grad_input, at::Tensor& grad_offset,
+              at::Tensor& grad_weight, at::Tensor& grad_mask) {
+  const DeformConvGeometry& g = call.geometry;
+  const auto acc = call.input.options().dtype(accumulate_type(call.input.scalar_type()));
+  const int64_t chunk = chunk_images(g, sizeof(acc_t)), plane = g.out_plane();
+  const int64_t og = g.out_channels / g.groups, hw = g.height * g.width;
+  const at::Tensor weight_t = call.weight.to(acc).view({g.groups, og, -1}).transpose(1, 2);
+  // grad_input is scattered into directly when it has the accumulation dtype.
+  const bool direct = grad_input.scalar_type() == acc.dtype().toScalarType();
+  at::Tensor grad_input_chunk = direct ? at::Tensor() : at::empty({chunk, g.channels, hw}, acc);
+  at::Tensor grad_weight_acc = at::zeros({g.groups, og, g.column_rows() / g.groups}, acc);
+  Scratch<acc_t> scratch(g, chunk, acc);
+  for (int64_t first = 0; first < g.batch; first += chunk) {
+    const int64_t n = std::min(chunk, g.batch - first);
+    const auto p = chunk_pointers<scalar_t, acc_t>(call, scratch, first, n);
+    deform_cpu::build_samples(g, p);
+    deform_cpu::gather_columns(g, p);
+    // [n, C_out, plane] -> [groups, og, n * plane], the layout of the column products.
+    const at::Tensor grad_out = call.grad_output.narrow(0, first, n)
+                                    .view({n, g.groups, og, plane})
+                                    .permute({1, 2, 0, 3})
+                                    .to(acc)
+                                    .contiguous()
+                                    .view({g.groups, og, n * plane});
+    const at::Tensor columns = grouped_columns(scratch.columns, g, n);
+    grad_weight_acc.baddbmm_(grad_out, columns.transpose(1, 2));  // chunks added in order
+    const at::Tensor grad_columns = at::bmm(weight_t, grad_out);  // [groups, rows, n * plane]
+    const acc_t* gcol = grad_columns.const_data_ptr<acc_t>();
+    acc_t* gin = direct ? grad_input.data_ptr<acc_t>() + first * g.channels * hw
+                        : grad_input_chunk.zero_().data_ptr<acc_t>();
+    deform_cpu::scatter_input(g, p, gcol, gin);
+    if (!direct) {
+      grad_input.narrow(0, first, n).view({n, g.channels, hw})
+          .copy_(grad_input_chunk.narrow(0, 0, n));
+    }
+    const int64_t offset_row = 2 * g.offset_groups * g.taps() * plane;
+    deform_cpu::offset_mask_gradients(
+        g, p, gcol, grad_offset.data_ptr<scalar_t>() + first * offset_row,
+        grad_mask.data_ptr<scalar_t>() + first * (offset_row / 2));
+  }
+  grad_weight.copy_(grad_weight_acc.view(grad_weight.sizes()));
+}
+
+}  // namespace
+
+at::Tensor deform_conv2d_forward_cpu_kernel(const DeformConvCall& call) {
+  const DeformConvGeometry& g = call.geometry;
+  at::Tensor out = at::empty({g.batch, g.out_channels, g.out_h, g.out_w}, call.input.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.input.scalar_type(),
+                                  "deform_conv2d_forward_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    forward<scalar_t, acc_t>(call, out);
+  });
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>
+deform_conv2d_backward_cpu_kernel(const DeformConvCall& call) {
+  const DeformConvGeometry& g = call.geometry;
+  const auto options = call.input.options();
+  at::Tensor grad_input = at::zeros_like(call.input);
+  at::Tensor grad_offset = at::empty_like(call.offset);
+  at::Tensor grad_weight = at::empty_like(call.weight);
+  at::Tensor grad_mask =
+      at::empty({g.batch, g.offset_groups * g.taps(), g.out_h, g.out_w}, options);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.input.scalar_type(),
+                                  "deform_conv2d_backward_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    backward<scalar_t, acc_t>(call, grad_input, grad_offset, grad_weight, grad_mask);
+  });
+  const auto acc = accumulate_type(call.input.scalar_type());
+  at::Tensor grad_bias = call.grad_output.to(acc).sum({0, 2, 3}).to(call.input.scalar_type());
+  return {grad_input, grad_offset, grad_weight, grad_bias, grad_mask};
+}
+
+}  // namespace centernet_fast

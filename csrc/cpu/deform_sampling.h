@@ -1,0 +1,187 @@
+// The per-chunk loops of the CPU deform_conv2d: the bilinear sampling table, the column gather,
+// and the scatters of the column gradient to the input, the offsets and the mask.
+//
+// Every sampling point (image, deformable group, tap, output pixel) is shared by the C / dg
+// channels of its group, so its four neighbour indices and modulated bilinear weights are
+// computed once into a table; the channel loops then only gather or scatter four values.
+#pragma once
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "common/deform_conv_params.h"
+
+namespace centernet_fast {
+namespace deform_cpu {
+
+// One sampling point. index[k] is the pixel y * W + x of neighbour k = (dy, dx) in
+// {(0,0), (0,1), (1,0), (1,1)} of (floor(y), floor(x)), or -1 outside the image (a zero pixel).
+// weight[k] is its bilinear weight times the mask; ly, lx the fractional parts of y and x.
+template <typename acc_t>
+struct Sample {
+  int32_t index[4];
+  acc_t weight[4];
+  acc_t ly, lx, mask;
+};
+
+// Pointers into one chunk of n images; offsets and mask are the chunk's first image's.
+template <typename scalar_t, typename acc_t>
+struct ChunkPointers {
+  const scalar_t* input;    // [n, C, H, W]
+  const scalar_t* offset;   // [n, 2 dg taps, H_out, W_out]
+  const scalar_t* mask;     // [n, dg taps, H_out, W_out] or nullptr (ones)
+  Sample<acc_t>* samples;   // [n, dg, taps, H_out * W_out]
+  acc_t* columns;           // [C * taps, n * H_out * W_out], row (c, tap)
+  int64_t n;
+};
+
+template <typename scalar_t, typename acc_t>
+void build_samples(const DeformConvGeometry& g, const ChunkPointers<scalar_t, acc_t>& p) {
+  const int64_t taps = g.taps(), plane = g.out_plane();
+  at::parallel_for(0, p.n * g.offset_groups * taps, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {  // row = (image, group, tap)
+      const int64_t t = row % taps, i = t / g.kw, j = t % g.kw;
+      const int64_t image_group = row / taps;
+      const scalar_t* dy = p.offset + (image_group * taps + t) * 2 * plane;
+      const scalar_t* dx = dy + plane;
+      const scalar_t* m = p.mask ? p.mask + row * plane : nullptr;
+      Sample<acc_t>* s = p.samples + row * plane;
+      for (int64_t oy = 0; oy < g.out_h; ++oy) {
+        for (int64_t ox = 0; ox < g.out_w; ++ox) {
+          const int64_t l = oy * g.out_w + ox;
+          const acc_t y = static_cast<acc_t>(oy * g.stride_h - g.pad_h + i * g.dilation_h) +
+                          static_cast<acc_t>(dy[l]);
+          const acc_t x = static_cast<acc_t>(ox * g.stride_w - g.pad_w + j * g.dilation_w) +
+                          static_cast<acc_t>(dx[l]);
+          const acc_t mv = m ? static_cast<acc_t>(m[l]) : acc_t(1);
+          Sample<acc_t>& out = s[l];
+          out.mask = mv;
+          // Beyond one pixel outside the image every neighbour is outside (this also keeps
+          // floor() of huge or NaN positions away from the integer conversion).
+          if (!(y > -2 && y < g.height + 1 && x > -2 && x < g.width + 1)) {
+            for (int k = 0; k < 4; ++k) out.index[k] = -1, out.weight[k] = 0;
+            out.ly = out.lx = 0;
+            continue;
+          }
+          const acc_t fy = std::floor(y), fx = std::floor(x);
+          const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
+          const acc_t ly = y - fy, lx = x - fx, hy = 1 - ly, hx = 1 - lx;
+          out.ly = ly, out.lx = lx;
+          const acc_t w[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
+          for (int k = 0; k < 4; ++k) {
+            const int64_t yy = y0 + (k >> 1), xx = x0 + (k & 1);
+            const bool inside = yy >= 0 && yy < g.height && xx >= 0 && xx < g.width;
+            out.index[k] = inside ? static_cast<int32_t>(yy * g.width + xx) : -1;
+            out.weight[k] = inside ? w[k] * mv : acc_t(0);
+          }
+        }
+      }
+    }
+  });
+}
+
+// columns[c * taps + t][img * plane + l] = sum_k weight[k] * input[img, c, index[k]].
+template <typename scalar_t, typename acc_t>
+void gather_columns(const DeformConvGeometry& g, const ChunkPointers<scalar_t, acc_t>& p) {
+  const int64_t taps = g.taps(), plane = g.out_plane(), hw = g.height * g.width;
+  const int64_t group_channels = g.channels / g.offset_groups, width = p.n * plane;
+  at::parallel_for(0, g.channels * p.n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {  // task = (channel, image)
+      const int64_t c = task / p.n, img = task % p.n, group = c / group_channels;
+      const scalar_t* in = p.input + (img * g.channels + c) * hw;
+      for (int64_t t = 0; t < taps; ++t) {
+        const Sample<acc_t>* s = p.samples + ((img * g.offset_groups + group) * taps + t) * plane;
+        acc_t* col = p.columns + (c * taps + t) * width + img * plane;
+        for (int64_t l = 0; l < plane; ++l) {
+          acc_t v = 0;
+          for (int k = 0; k < 4; ++k) {
+            const int32_t idx = s[l].index[k];
+            if (idx >= 0) v += s[l].weight[k] * static_cast<acc_t>(in[idx]);
+          }
+          col[l] = v;
+        }
+      }
+    }
+  });
+}
+
+// grad_input[img, c, index[k]] += weight[k] * grad_columns[c * taps + t][img * plane + l]: each
+// task owns one (image, channel) plane and adds in (tap, pixel) order, so the sums are
+// deterministic. grad_input is the chunk's [n, C, H, W] in acc_t.
+template <typename scalar_t, typename acc_t>
+void scatter_input(const DeformConvGeometry& g, const ChunkPointers<scalar_t, acc_t>& p,
+                   const acc_t* grad_columns, acc_t* grad_input) {
+  const int64_t taps = g.taps(), plane = g.out_plane(), hw = g.height * g.width;
+  const int64_t group_channels = g.channels / g.offset_groups, width = p.n * plane;
+  at::parallel_for(0, p.n * g.channels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {  // task = (image, channel)
+      const int64_t img = task / g.channels, c = task % g.channels, group = c / group_channels;
+      acc_t* out = grad_input + task * hw;
+      for (int64_t t = 0; t < taps; ++t) {
+        const Sample<acc_t>* s = p.samples + ((img * g.offset_groups + group) * taps + t) * plane;
+        const acc_t* gcol = grad_columns + (c * taps + t) * width + img * plane;
+        for (int64_t l = 0; l < plane; ++l) {
+          const acc_t gv = gcol[l];
+          for (int k = 0; k < 4; ++k) {
+            const int32_t idx = s[l].index[k];
+            if (idx >= 0) out[idx] += s[l].weight[k] * gv;
+          }
+        }
+      }
+    }
+  });
+}
+
+// The offset and mask gradients of each sampling point: with v_k the neighbour values (0
+// outside) and G the column gradient, summed over the channels of the point's group,
+//   d/dy = mask * G * ((1 - lx) (v_10 - v_00) + lx (v_11 - v_01)),
+//   d/dx = mask * G * ((1 - ly) (v_01 - v_00) + ly (v_11 - v_10)),
+//   d/dmask = G * bilinear(v).
+// Each task owns one (image, group, tap) row and adds channels in order: deterministic.
+template <typename scalar_t, typename acc_t>
+void offset_mask_gradients(const DeformConvGeometry& g, const ChunkPointers<scalar_t, acc_t>& p,
+                           const acc_t* grad_columns, scalar_t* grad_offset, scalar_t* grad_mask) {
+  const int64_t taps = g.taps(), plane = g.out_plane(), hw = g.height * g.width;
+  const int64_t group_channels = g.channels / g.offset_groups, width = p.n * plane;
+  at::parallel_for(0, p.n * g.offset_groups * taps, 1, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> acc(3 * plane);
+    for (int64_t row = begin; row < end; ++row) {  // row = (image, group, tap)
+      const int64_t t = row % taps, img = row / taps / g.offset_groups;
+      const int64_t group = row / taps % g.offset_groups;
+      const Sample<acc_t>* s = p.samples + row * plane;
+      acc_t *gy = acc.data(), *gx = gy + plane, *gm = gx + plane;
+      std::fill(acc.begin(), acc.end(), acc_t(0));
+      for (int64_t c = group * group_channels; c < (group + 1) * group_channels; ++c) {
+        const scalar_t* in = p.input + (img * g.channels + c) * hw;
+        const acc_t* gcol = grad_columns + (c * taps + t) * width + img * plane;
+        for (int64_t l = 0; l < plane; ++l) {
+          acc_t v[4];
+          for (int k = 0; k < 4; ++k) {
+            const int32_t idx = s[l].index[k];
+            v[k] = idx >= 0 ? static_cast<acc_t>(in[idx]) : acc_t(0);
+          }
+          const acc_t ly = s[l].ly, lx = s[l].lx, gv = gcol[l];
+          gy[l] += gv * ((1 - lx) * (v[2] - v[0]) + lx * (v[3] - v[1]));
+          gx[l] += gv * ((1 - ly) * (v[1] - v[0]) + ly * (v[3] - v[2]));
+          gm[l] += gv * ((1 - ly) * ((1 - lx) * v[0] + lx * v[1]) +
+                         ly * ((1 - lx) * v[2] + lx * v[3]));
+        }
+      }
+      scalar_t* out_y = grad_offset + (row * 2) * plane;
+      scalar_t* out_x = out_y + plane;
+      scalar_t* out_m = grad_mask + row * plane;
+      for (int64_t l = 0; l < plane; ++l) {
+        out_y[l] = static_cast<scalar_t>(s[l].mask * gy[l]);
+        out_x[l] = static_cast<scalar_t>(s[l].mask * gx[l]);
+        out_m[l] = static_cast<scalar_t>(gm[l]);
+      }
+    }
+  });
+}
+
+}  // namespace deform_cpu
+}  // namespace centernet_fast

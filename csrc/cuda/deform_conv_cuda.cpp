@@ -1,0 +1,172 @@
+// CUDA registrations of deform_conv2d and deform_conv2d_backward. Host code: the checks, the
+// scratch buffers, the matrix products (cuBLAS through at::bmm) and the sort of the input
+// gradient; the sampling kernels live in deform_conv_kernel.cu.
+//
+// Per chunk of images (scratch bounded by kScratchBudget, at least one image):
+//   forward   columns = modulated samples [C taps, n plane]; out = W_g . columns_g (+ bias)
+//   backward  grad_W += grad_out_g . columns_g^T (chunks added in order);
+//             grad_columns = W_g^T . grad_out_g;
+//             grad_offset, grad_mask: one thread per sampling point, channels added in order;
+//             grad_input: a gather. Every (point, neighbour) pair gets the key of the input pixel
+//             it touches; a stable sort groups the pairs by pixel in a fixed order, and one thread
+//             per input element adds its group's terms. No float atomics, so the input gradient
+//             is deterministic for any offsets (and adds its terms in the CPU kernel's order).
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "cuda/deform_conv_kernel.cuh"
+#include "cuda/launch_utils.h"
+#include "deform_conv.h"
+
+namespace centernet_fast {
+namespace {
+
+constexpr int64_t kScratchBudget = int64_t{128} << 20;
+
+at::ScalarType accumulate_type(at::ScalarType t) {
+  return t == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+DeformDtype deform_dtype(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble: return DeformDtype::kDouble;
+    case at::kHalf: return DeformDtype::kHalf;
+    case at::kBFloat16: return DeformDtype::kBFloat16;
+    default: return DeformDtype::kFloat;
+  }
+}
+
+// Images per chunk: the columns, and in the backward also the column gradient and the sort's
+// buffers (keys, sorted keys, order: 3 x int64, weights: acc, four per sampling point).
+int64_t chunk_images(const DeformConvGeometry& g, int64_t acc_size, bool backward) {
+  int64_t per_image = g.column_rows() * g.out_plane() * acc_size * (backward ? 2 : 1);
+  if (backward) per_image += 4 * g.offset_groups * g.taps() * g.out_plane() * (24 + acc_size);
+  return std::clamp<int64_t>(kScratchBudget / std::max<int64_t>(per_image, 1), 1,
+                             std::max<int64_t>(g.batch, 1));
+}
+
+DeformConvChunk chunk_of(const DeformConvCall& call, int64_t first, int64_t n) {
+  DeformConvChunk c;
+  c.g = call.geometry;
+  c.dtype = deform_dtype(call.input.scalar_type());
+  c.n = n;
+  c.input = call.input.narrow(0, first, n).const_data_ptr();
+  c.offset = call.offset.narrow(0, first, n).const_data_ptr();
+  c.mask = call.mask.defined() ? call.mask.narrow(0, first, n).const_data_ptr() : nullptr;
+  return c;
+}
+
+// The first rows * n * plane columns as [groups, rows / groups, n * plane].
+at::Tensor grouped_columns(const at::Tensor& columns, const DeformConvGeometry& g, int64_t n) {
+  const int64_t width = n * g.out_plane();
+  return columns.narrow(0, 0, g.column_rows() * width)
+      .view({g.groups, g.column_rows() / g.groups, width});
+}
+
+at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
+                              const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                              at::IntArrayRef stride, at::IntArrayRef padding,
+                              at::IntArrayRef dilation, const std::optional<at::Tensor>& mask) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
+  const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
+  const DeformConvCall call =
+      prepare_deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask);
+  const DeformConvGeometry& g = call.geometry;
+  const auto acc = call.input.options().dtype(accumulate_type(call.input.scalar_type()));
+  const int64_t chunk = chunk_images(g, acc.dtype().itemsize(), false), plane = g.out_plane();
+  const int64_t og = g.out_channels / g.groups;
+  at::Tensor out = at::empty({g.batch, g.out_channels, g.out_h, g.out_w}, call.input.options());
+  const at::Tensor w = call.weight.to(acc).view({g.groups, og, -1});
+  const at::Tensor b = call.bias.defined() ? call.bias.to(acc).view({g.groups, og, 1, 1})
+                                           : at::Tensor();
+  const at::Tensor columns = at::empty({g.column_rows() * chunk * plane}, acc);
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  for (int64_t first = 0; first < g.batch; first += chunk) {
+    const int64_t n = std::min(chunk, g.batch - first);
+    check_launch("deform_conv2d",
+                 launch_deform_columns(chunk_of(call, first, n), columns.data_ptr(), stream));
+    at::Tensor result = at::bmm(w, grouped_columns(columns, g, n)).view({g.groups, og, n, plane});
+    if (b.defined()) result.add_(b);
+    // [groups, og, n, plane] -> [n, C_out, plane], rounding once to the output dtype.
+    out.narrow(0, first, n).view({n, g.groups, og, plane}).copy_(result.permute({2, 0, 1, 3}));
+  }
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_conv2d_backward_cuda(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
+    const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
+    at::IntArrayRef padding, at::IntArrayRef dilation) {
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
+  const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
+  const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
+                                                             mask, stride, padding, dilation);
+  const DeformConvGeometry& g = call.geometry;
+  const auto options = call.input.options();
+  const auto acc = options.dtype(accumulate_type(call.input.scalar_type()));
+  const int64_t chunk = chunk_images(g, acc.dtype().itemsize(), true), plane = g.out_plane();
+  const int64_t og = g.out_channels / g.groups, hw = g.height * g.width;
+  const int64_t points = g.offset_groups * g.taps() * plane;  // per image
+
+  at::Tensor grad_input = at::empty_like(call.input);
+  at::Tensor grad_offset = at::empty_like(call.offset);
+  at::Tensor grad_mask = at::empty({g.batch, g.offset_groups * g.taps(), g.out_h, g.out_w}, options);
+  at::Tensor grad_weight_acc = at::zeros({g.groups, og, g.column_rows() / g.groups}, acc);
+  const at::Tensor weight_t = call.weight.to(acc).view({g.groups, og, -1}).transpose(1, 2);
+  const at::Tensor columns = at::empty({g.column_rows() * chunk * plane}, acc);
+  const at::Tensor keys = at::empty({4 * chunk * points}, options.dtype(at::kLong));
+  const at::Tensor weights = at::empty({4 * chunk * points}, acc);
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  for (int64_t first = 0; first < g.batch; first += chunk) {
+    const int64_t n = std::min(chunk, g.batch - first);
+    const DeformConvChunk c = chunk_of(call, first, n);
+    check_launch("deform_conv2d_backward", launch_deform_columns(c, columns.data_ptr(), stream));
+    // [n, C_out, plane] -> [groups, og, n * plane], the layout of the column products.
+    const at::Tensor grad_out = call.grad_output.narrow(0, first, n)
+                                    .view({n, g.groups, og, plane})
+                                    .permute({1, 2, 0, 3})
+                                    .to(acc)
+                                    .contiguous()
+                                    .view({g.groups, og, n * plane});
+    grad_weight_acc.baddbmm_(grad_out, grouped_columns(columns, g, n).transpose(1, 2));
+    // [groups, rows / groups, n * plane] = [C taps, n plane], the columns' layout.
+    const at::Tensor grad_columns = at::bmm(weight_t, grad_out).contiguous();
+    check_launch("deform_conv2d_backward",
+                 launch_deform_offset_mask_grad(c, grad_columns.const_data_ptr(),
+                                                grad_offset.narrow(0, first, n).data_ptr(),
+                                                grad_mask.narrow(0, first, n).data_ptr(), stream));
+    const at::Tensor chunk_keys = keys.narrow(0, 0, 4 * n * points);
+    const at::Tensor chunk_weights = weights.narrow(0, 0, 4 * n * points);
+    check_launch("deform_conv2d_backward",
+                 launch_deform_input_grad_keys(c, chunk_keys.data_ptr<int64_t>(),
+                                               chunk_weights.data_ptr(), stream));
+    const auto [sorted_keys, order] = at::sort(chunk_keys, /*stable=*/true, 0, false);
+    // starts[s] = the first sorted entry with key >= s; segment s is [starts[s], starts[s + 1]).
+    const at::Tensor starts = at::searchsorted(
+        sorted_keys, at::arange(n * g.offset_groups * hw + 1, keys.options()));
+    check_launch("deform_conv2d_backward",
+                 launch_deform_input_grad_gather(
+                     c, grad_columns.const_data_ptr(), order.const_data_ptr<int64_t>(),
+                     starts.const_data_ptr<int64_t>(), chunk_weights.const_data_ptr(),
+                     grad_input.narrow(0, first, n).data_ptr(), stream));
+  }
+  at::Tensor grad_weight = grad_weight_acc.view(call.weight.sizes()).to(call.weight.scalar_type());
+  at::Tensor grad_bias =
+      call.grad_output.to(accumulate_type(call.input.scalar_type())).sum({0, 2, 3}).to(call.input.scalar_type());
+  return {grad_input, grad_offset, grad_weight, grad_bias, grad_mask};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(centernet_fast, CUDA, m) {
+  m.impl("deform_conv2d", &deform_conv2d_cuda);
+  m.impl("deform_conv2d_backward", &deform_conv2d_backward_cuda);
+}
+
+}  // namespace centernet_fast
