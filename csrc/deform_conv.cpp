@@ -6,6 +6,7 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
+#include <array>
 #include <tuple>
 
 #include "cpu/deform_conv_kernel.h"
@@ -167,11 +168,11 @@ at::Tensor deform_conv2d_cpu(const at::Tensor& input, const at::Tensor& offset,
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_conv2d_backward_cpu(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
     const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
-    at::IntArrayRef padding, at::IntArrayRef dilation) {
+    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> output_mask) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
                                                              mask, stride, padding, dilation);
-  return deform_conv2d_backward_cpu_kernel(call);
+  return deform_conv2d_backward_cpu_kernel(call, output_mask);
 }
 
 }  // namespace

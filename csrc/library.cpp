@@ -26,8 +26,11 @@ TORCH_LIBRARY(centernet_fast, m) {
   m.def("deform_conv2d(Tensor input, Tensor offset, Tensor weight, Tensor? bias, int[2] stride, "
         "int[2] padding, int[2] dilation, Tensor? mask) -> Tensor");
   // The gradients of deform_conv2d with respect to input, offset, weight, bias and mask (the
-  // mask's with respect to a mask of ones when none was given).
+  // mask's with respect to a mask of ones when none was given). output_mask selects (input,
+  // offset and mask, weight and bias); a kernel may skip the others, whose contents are then
+  // unspecified (shapes always match).
   m.def("deform_conv2d_backward(Tensor grad_output, Tensor input, Tensor offset, Tensor weight, "
-        "Tensor? mask, int[2] stride, int[2] padding, int[2] dilation) -> (Tensor grad_input, "
+        "Tensor? mask, int[2] stride, int[2] padding, int[2] dilation, "
+        "bool[3] output_mask=[True, True, True]) -> (Tensor grad_input, "
         "Tensor grad_offset, Tensor grad_weight, Tensor grad_bias, Tensor grad_mask)");
 }

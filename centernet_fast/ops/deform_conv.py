@@ -58,7 +58,7 @@ if extension_available():
 
     @torch.library.register_fake("centernet_fast::deform_conv2d_backward")
     def _deform_conv2d_backward_fake(grad_output, input, offset, weight, mask, stride, padding,
-                                     dilation):
+                                     dilation, output_mask=(True, True, True)):
         kh, kw = weight.shape[2:]
         mask_shape = (offset.shape[0], offset.shape[1] // 2, offset.shape[2], offset.shape[3])
         return (torch.empty_like(input, memory_format=torch.contiguous_format),
@@ -75,11 +75,16 @@ if extension_available():
 
     def _backward(ctx, grad_output):
         input, offset, weight, mask = ctx.saved_tensors
+        needs = ctx.needs_input_grad  # input, offset, weight, bias, stride, padding, dilation, mask
+        output_mask = [needs[0], needs[1] or needs[7], needs[2] or needs[3]]
         grad_input, grad_offset, grad_weight, grad_bias, grad_mask = (
             torch.ops.centernet_fast.deform_conv2d_backward(grad_output, input, offset, weight,
-                                                            mask, *ctx.config))
-        return (grad_input, grad_offset, grad_weight, grad_bias if ctx.has_bias else None,
-                None, None, None, grad_mask if mask is not None else None)
+                                                            mask, *ctx.config, output_mask))
+        # Gradients left out of output_mask hold unspecified values: never hand them back.
+        return (grad_input if needs[0] else None, grad_offset if needs[1] else None,
+                grad_weight if needs[2] else None,
+                grad_bias if ctx.has_bias and needs[3] else None,
+                None, None, None, grad_mask if mask is not None and needs[7] else None)
 
     def _no_double_backward(ctx, *grads):
         raise NotImplementedError(

@@ -9,6 +9,7 @@
 #include <ATen/OpMathType.h>
 
 #include <algorithm>
+#include <array>
 
 #include "cpu/deform_sampling.h"
 
@@ -90,23 +91,27 @@ void forward(const DeformConvCall& call, at::Tensor& out) {
 }
 
 template <typename scalar_t, typename acc_t>
-void backward(const DeformConvCall& call, at::Tensor& grad_input, at::Tensor& grad_offset,
-              at::Tensor& grad_weight, at::Tensor& grad_mask) {
+void backward(const DeformConvCall& call, std::array<bool, 3> output_mask, at::Tensor& grad_input,
+              at::Tensor& grad_offset, at::Tensor& grad_weight, at::Tensor& grad_mask) {
   const DeformConvGeometry& g = call.geometry;
+  const auto [need_input, need_offset_mask, need_weight] = output_mask;
   const auto acc = call.input.options().dtype(accumulate_type(call.input.scalar_type()));
   const int64_t chunk = chunk_images(g, sizeof(acc_t)), plane = g.out_plane();
   const int64_t og = g.out_channels / g.groups, hw = g.height * g.width;
-  const at::Tensor weight_t = call.weight.to(acc).view({g.groups, og, -1}).transpose(1, 2);
+  const bool need_columns_grad = need_input || need_offset_mask;
+  const at::Tensor weight_t = need_columns_grad
+      ? call.weight.to(acc).view({g.groups, og, -1}).transpose(1, 2) : at::Tensor();
   // grad_input is scattered into directly when it has the accumulation dtype.
   const bool direct = grad_input.scalar_type() == acc.dtype().toScalarType();
-  at::Tensor grad_input_chunk = direct ? at::Tensor() : at::empty({chunk, g.channels, hw}, acc);
-  at::Tensor grad_weight_acc = at::zeros({g.groups, og, g.column_rows() / g.groups}, acc);
+  at::Tensor grad_input_chunk =
+      direct || !need_input ? at::Tensor() : at::empty({chunk, g.channels, hw}, acc);
+  at::Tensor grad_weight_acc = need_weight
+      ? at::zeros({g.groups, og, g.column_rows() / g.groups}, acc) : at::Tensor();
   Scratch<acc_t> scratch(g, chunk, acc);
   for (int64_t first = 0; first < g.batch; first += chunk) {
     const int64_t n = std::min(chunk, g.batch - first);
     const auto p = chunk_pointers<scalar_t, acc_t>(call, scratch, first, n);
     deform_cpu::build_samples(g, p);
-    deform_cpu::gather_columns(g, p);
     // [n, C_out, plane] -> [groups, og, n * plane], the layout of the column products.
     const at::Tensor grad_out = call.grad_output.narrow(0, first, n)
                                     .view({n, g.groups, og, plane})
@@ -114,23 +119,33 @@ void backward(const DeformConvCall& call, at::Tensor& grad_input, at::Tensor& gr
                                     .to(acc)
                                     .contiguous()
                                     .view({g.groups, og, n * plane});
-    const at::Tensor columns = grouped_columns(scratch.columns, g, n);
-    grad_weight_acc.baddbmm_(grad_out, columns.transpose(1, 2));  // chunks added in order
-    const at::Tensor grad_columns = at::bmm(weight_t, grad_out);  // [groups, rows, n * plane]
-    const acc_t* gcol = grad_columns.const_data_ptr<acc_t>();
-    acc_t* gin = direct ? grad_input.data_ptr<acc_t>() + first * g.channels * hw
-                        : grad_input_chunk.zero_().data_ptr<acc_t>();
-    deform_cpu::scatter_input(g, p, gcol, gin);
-    if (!direct) {
-      grad_input.narrow(0, first, n).view({n, g.channels, hw})
-          .copy_(grad_input_chunk.narrow(0, 0, n));
+    if (need_weight) {
+      deform_cpu::gather_columns(g, p);
+      const at::Tensor columns = grouped_columns(scratch.columns, g, n);
+      grad_weight_acc.baddbmm_(grad_out, columns.transpose(1, 2));  // chunks added in order
     }
-    const int64_t offset_row = 2 * g.offset_groups * g.taps() * plane;
-    deform_cpu::offset_mask_gradients(
-        g, p, gcol, grad_offset.data_ptr<scalar_t>() + first * offset_row,
-        grad_mask.data_ptr<scalar_t>() + first * (offset_row / 2));
+    if (!need_columns_grad) continue;
+    // [groups, rows, n * plane], written into the column buffer (its columns are used up).
+    at::Tensor grad_columns = grouped_columns(scratch.columns, g, n);
+    at::bmm_out(grad_columns, weight_t, grad_out);
+    const acc_t* gcol = grad_columns.const_data_ptr<acc_t>();
+    if (need_input) {
+      acc_t* gin = direct ? grad_input.data_ptr<acc_t>() + first * g.channels * hw
+                          : grad_input_chunk.zero_().data_ptr<acc_t>();
+      deform_cpu::scatter_input(g, p, gcol, gin);
+      if (!direct) {
+        grad_input.narrow(0, first, n).view({n, g.channels, hw})
+            .copy_(grad_input_chunk.narrow(0, 0, n));
+      }
+    }
+    if (need_offset_mask) {
+      const int64_t offset_row = 2 * g.offset_groups * g.taps() * plane;
+      deform_cpu::offset_mask_gradients(
+          g, p, gcol, grad_offset.data_ptr<scalar_t>() + first * offset_row,
+          grad_mask.data_ptr<scalar_t>() + first * (offset_row / 2));
+    }
   }
-  grad_weight.copy_(grad_weight_acc.view(grad_weight.sizes()));
+  if (need_weight) grad_weight.copy_(grad_weight_acc.view(grad_weight.sizes()));
 }
 
 }  // namespace
@@ -147,10 +162,10 @@ at::Tensor deform_conv2d_forward_cpu_kernel(const DeformConvCall& call) {
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>
-deform_conv2d_backward_cpu_kernel(const DeformConvCall& call) {
+deform_conv2d_backward_cpu_kernel(const DeformConvCall& call, std::array<bool, 3> output_mask) {
   const DeformConvGeometry& g = call.geometry;
   const auto options = call.input.options();
-  at::Tensor grad_input = at::zeros_like(call.input);
+  at::Tensor grad_input = output_mask[0] ? at::zeros_like(call.input) : at::empty_like(call.input);
   at::Tensor grad_offset = at::empty_like(call.offset);
   at::Tensor grad_weight = at::empty_like(call.weight);
   at::Tensor grad_mask =
@@ -158,10 +173,12 @@ deform_conv2d_backward_cpu_kernel(const DeformConvCall& call) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.input.scalar_type(),
                                   "deform_conv2d_backward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    backward<scalar_t, acc_t>(call, grad_input, grad_offset, grad_weight, grad_mask);
+    backward<scalar_t, acc_t>(call, output_mask, grad_input, grad_offset, grad_weight, grad_mask);
   });
   const auto acc = accumulate_type(call.input.scalar_type());
-  at::Tensor grad_bias = call.grad_output.to(acc).sum({0, 2, 3}).to(call.input.scalar_type());
+  at::Tensor grad_bias =
+      output_mask[2] ? call.grad_output.to(acc).sum({0, 2, 3}).to(call.input.scalar_type())
+                     : at::empty({g.out_channels}, options);
   return {grad_input, grad_offset, grad_weight, grad_bias, grad_mask};
 }
 

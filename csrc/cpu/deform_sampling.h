@@ -84,25 +84,56 @@ void build_samples(const DeformConvGeometry& g, const ChunkPointers<scalar_t, ac
   });
 }
 
+// Channels handled together per pass over a sampling row: the table entry of a point is loaded
+// once for all of them. The blocks depend on the sizes only, never on the thread count.
+constexpr int64_t kChannelBlock = 8;
+
+// The channel blocks of one image: (group, first channel, end channel), never across groups.
+inline int64_t channel_blocks(const DeformConvGeometry& g) {
+  const int64_t group_channels = g.channels / g.offset_groups;
+  return g.offset_groups * ((group_channels + kChannelBlock - 1) / kChannelBlock);
+}
+
+inline void channel_block(const DeformConvGeometry& g, int64_t block, int64_t& group,
+                          int64_t& c_begin, int64_t& c_end) {
+  const int64_t group_channels = g.channels / g.offset_groups;
+  const int64_t per_group = (group_channels + kChannelBlock - 1) / kChannelBlock;
+  group = block / per_group;
+  c_begin = group * group_channels + (block % per_group) * kChannelBlock;
+  c_end = std::min(c_begin + kChannelBlock, (group + 1) * group_channels);
+}
+
+// The bilinear value of one point in one plane: neighbours outside the image (index -1) add
+// exactly zero whatever the plane holds at the clamped index.
+template <typename scalar_t, typename acc_t>
+inline acc_t bilinear(const Sample<acc_t>& s, const scalar_t* in) {
+  acc_t v = 0;
+  for (int k = 0; k < 4; ++k) {
+    const int32_t idx = s.index[k];
+    const acc_t x = static_cast<acc_t>(in[idx >= 0 ? idx : 0]);
+    v += idx >= 0 ? s.weight[k] * x : acc_t(0);
+  }
+  return v;
+}
+
 // columns[c * taps + t][img * plane + l] = sum_k weight[k] * input[img, c, index[k]].
 template <typename scalar_t, typename acc_t>
 void gather_columns(const DeformConvGeometry& g, const ChunkPointers<scalar_t, acc_t>& p) {
   const int64_t taps = g.taps(), plane = g.out_plane(), hw = g.height * g.width;
-  const int64_t group_channels = g.channels / g.offset_groups, width = p.n * plane;
-  at::parallel_for(0, g.channels * p.n, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {  // task = (channel, image)
-      const int64_t c = task / p.n, img = task % p.n, group = c / group_channels;
-      const scalar_t* in = p.input + (img * g.channels + c) * hw;
-      for (int64_t t = 0; t < taps; ++t) {
-        const Sample<acc_t>* s = p.samples + ((img * g.offset_groups + group) * taps + t) * plane;
-        acc_t* col = p.columns + (c * taps + t) * width + img * plane;
-        for (int64_t l = 0; l < plane; ++l) {
-          acc_t v = 0;
-          for (int k = 0; k < 4; ++k) {
-            const int32_t idx = s[l].index[k];
-            if (idx >= 0) v += s[l].weight[k] * static_cast<acc_t>(in[idx]);
-          }
-          col[l] = v;
+  const int64_t width = p.n * plane, blocks = channel_blocks(g);
+  at::parallel_for(0, p.n * blocks * taps, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {  // task = (image, channel block, tap)
+      const int64_t t = task % taps, img = task / taps / blocks, block = task / taps % blocks;
+      int64_t group, c0, c1;
+      channel_block(g, block, group, c0, c1);
+      const Sample<acc_t>* s = p.samples + ((img * g.offset_groups + group) * taps + t) * plane;
+      const scalar_t* in = p.input + img * g.channels * hw;
+      acc_t* col = p.columns + t * width + img * plane;
+      const int64_t row_stride = taps * width;
+      for (int64_t l = 0; l < plane; ++l) {
+        const Sample<acc_t> sl = s[l];
+        for (int64_t c = c0; c < c1; ++c) {
+          col[c * row_stride + l] = bilinear(sl, in + c * hw);
         }
       }
     }
@@ -110,25 +141,32 @@ void gather_columns(const DeformConvGeometry& g, const ChunkPointers<scalar_t, a
 }
 
 // grad_input[img, c, index[k]] += weight[k] * grad_columns[c * taps + t][img * plane + l]: each
-// task owns one (image, channel) plane and adds in (tap, pixel) order, so the sums are
-// deterministic. grad_input is the chunk's [n, C, H, W] in acc_t.
+// task owns one (image, channel block) and adds in (tap, pixel) order per plane, so the sums
+// are deterministic. grad_input is the chunk's [n, C, H, W] in acc_t.
 template <typename scalar_t, typename acc_t>
 void scatter_input(const DeformConvGeometry& g, const ChunkPointers<scalar_t, acc_t>& p,
                    const acc_t* grad_columns, acc_t* grad_input) {
   const int64_t taps = g.taps(), plane = g.out_plane(), hw = g.height * g.width;
-  const int64_t group_channels = g.channels / g.offset_groups, width = p.n * plane;
-  at::parallel_for(0, p.n * g.channels, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {  // task = (image, channel)
-      const int64_t img = task / g.channels, c = task % g.channels, group = c / group_channels;
-      acc_t* out = grad_input + task * hw;
+  const int64_t width = p.n * plane, blocks = channel_blocks(g);
+  at::parallel_for(0, p.n * blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {  // task = (image, channel block)
+      const int64_t img = task / blocks, block = task % blocks;
+      int64_t group, c0, c1;
+      channel_block(g, block, group, c0, c1);
+      acc_t* out = grad_input + img * g.channels * hw;
       for (int64_t t = 0; t < taps; ++t) {
         const Sample<acc_t>* s = p.samples + ((img * g.offset_groups + group) * taps + t) * plane;
-        const acc_t* gcol = grad_columns + (c * taps + t) * width + img * plane;
+        const acc_t* gcol = grad_columns + t * width + img * plane;
+        const int64_t row_stride = taps * width;
         for (int64_t l = 0; l < plane; ++l) {
-          const acc_t gv = gcol[l];
-          for (int k = 0; k < 4; ++k) {
-            const int32_t idx = s[l].index[k];
-            if (idx >= 0) out[idx] += s[l].weight[k] * gv;
+          const Sample<acc_t> sl = s[l];
+          for (int64_t c = c0; c < c1; ++c) {
+            const acc_t gv = gcol[c * row_stride + l];
+            acc_t* o = out + c * hw;
+            for (int k = 0; k < 4; ++k) {
+              const int32_t idx = sl.index[k];
+              if (idx >= 0) o[idx] += sl.weight[k] * gv;
+            }
           }
         }
       }
@@ -162,7 +200,8 @@ void offset_mask_gradients(const DeformConvGeometry& g, const ChunkPointers<scal
           acc_t v[4];
           for (int k = 0; k < 4; ++k) {
             const int32_t idx = s[l].index[k];
-            v[k] = idx >= 0 ? static_cast<acc_t>(in[idx]) : acc_t(0);
+            const acc_t x = static_cast<acc_t>(in[idx >= 0 ? idx : 0]);
+            v[k] = idx >= 0 ? x : acc_t(0);
           }
           const acc_t ly = s[l].ly, lx = s[l].lx, gv = gcol[l];
           gy[l] += gv * ((1 - lx) * (v[2] - v[0]) + lx * (v[3] - v[1]));

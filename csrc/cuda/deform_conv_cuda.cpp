@@ -18,6 +18,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 
 #include "cuda/deform_conv_kernel.cuh"
@@ -102,7 +103,8 @@ at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_conv2d_backward_cuda(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
     const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
-    at::IntArrayRef padding, at::IntArrayRef dilation) {
+    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> /*output_mask*/) {
+  // Every gradient is computed whatever output_mask asks for (the schema allows it).
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
   const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
