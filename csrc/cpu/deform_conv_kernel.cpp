@@ -12,6 +12,7 @@
 #include <array>
 
 #include "cpu/deform_sampling.h"
+#include "deform_conv_gemm.h"
 
 namespace centernet_fast {
 namespace {
@@ -20,11 +21,6 @@ constexpr int64_t kColumnBudget = int64_t{32} << 20;
 
 using deform_cpu::ChunkPointers;
 using deform_cpu::Sample;
-
-// Float16 and bfloat16 are computed in float32, float64 in float64.
-at::ScalarType accumulate_type(at::ScalarType t) {
-  return t == at::kDouble ? at::kDouble : at::kFloat;
-}
 
 int64_t chunk_images(const DeformConvGeometry& g, int64_t element_size) {
   const int64_t per_image = std::max<int64_t>(g.column_rows() * g.out_plane() * element_size, 1);
@@ -60,18 +56,11 @@ ChunkPointers<scalar_t, acc_t> chunk_pointers(const DeformConvCall& call, Scratc
   return p;
 }
 
-// The first rows * n * plane columns as [groups, rows / groups, n * plane].
-at::Tensor grouped_columns(const at::Tensor& columns, const DeformConvGeometry& g, int64_t n) {
-  const int64_t width = n * g.out_plane();
-  return columns.narrow(0, 0, g.column_rows() * width)
-      .view({g.groups, g.column_rows() / g.groups, width});
-}
-
 template <typename scalar_t, typename acc_t>
 void forward(const DeformConvCall& call, at::Tensor& out) {
   const DeformConvGeometry& g = call.geometry;
-  const auto acc = call.input.options().dtype(accumulate_type(call.input.scalar_type()));
-  const int64_t chunk = chunk_images(g, sizeof(acc_t)), plane = g.out_plane();
+  const auto acc = call.input.options().dtype(deform_accumulate_type(call.input.scalar_type()));
+  const int64_t chunk = chunk_images(g, sizeof(acc_t));
   const int64_t og = g.out_channels / g.groups;
   const at::Tensor weight = call.weight.to(acc).view({g.groups, og, -1});
   const at::Tensor bias = call.bias.defined() ? call.bias.to(acc).view({g.groups, og, 1, 1})
@@ -82,11 +71,7 @@ void forward(const DeformConvCall& call, at::Tensor& out) {
     const auto p = chunk_pointers<scalar_t, acc_t>(call, scratch, first, n);
     deform_cpu::build_samples(g, p);
     deform_cpu::gather_columns(g, p);
-    at::Tensor result = at::bmm(weight, grouped_columns(scratch.columns, g, n))
-                            .view({g.groups, og, n, plane});
-    if (bias.defined()) result.add_(bias);
-    // [groups, og, n, plane] -> [n, C_out, plane], rounding once to the output dtype.
-    out.narrow(0, first, n).view({n, g.groups, og, plane}).copy_(result.permute({2, 0, 1, 3}));
+    write_chunk_output(weight, bias, scratch.columns, g, first, n, out);
   }
 }
 
@@ -95,7 +80,7 @@ void backward(const DeformConvCall& call, std::array<bool, 3> output_mask, at::T
               at::Tensor& grad_offset, at::Tensor& grad_weight, at::Tensor& grad_mask) {
   const DeformConvGeometry& g = call.geometry;
   const auto [need_input, need_offset_mask, need_weight] = output_mask;
-  const auto acc = call.input.options().dtype(accumulate_type(call.input.scalar_type()));
+  const auto acc = call.input.options().dtype(deform_accumulate_type(call.input.scalar_type()));
   const int64_t chunk = chunk_images(g, sizeof(acc_t)), plane = g.out_plane();
   const int64_t og = g.out_channels / g.groups, hw = g.height * g.width;
   const bool need_columns_grad = need_input || need_offset_mask;
@@ -112,13 +97,7 @@ void backward(const DeformConvCall& call, std::array<bool, 3> output_mask, at::T
     const int64_t n = std::min(chunk, g.batch - first);
     const auto p = chunk_pointers<scalar_t, acc_t>(call, scratch, first, n);
     deform_cpu::build_samples(g, p);
-    // [n, C_out, plane] -> [groups, og, n * plane], the layout of the column products.
-    const at::Tensor grad_out = call.grad_output.narrow(0, first, n)
-                                    .view({n, g.groups, og, plane})
-                                    .permute({1, 2, 0, 3})
-                                    .to(acc)
-                                    .contiguous()
-                                    .view({g.groups, og, n * plane});
+    const at::Tensor grad_out = grouped_grad_output(call.grad_output, g, first, n, acc);
     if (need_weight) {
       deform_cpu::gather_columns(g, p);
       const at::Tensor columns = grouped_columns(scratch.columns, g, n);
@@ -175,7 +154,7 @@ deform_conv2d_backward_cpu_kernel(const DeformConvCall& call, std::array<bool, 3
     using acc_t = at::opmath_type<scalar_t>;
     backward<scalar_t, acc_t>(call, output_mask, grad_input, grad_offset, grad_weight, grad_mask);
   });
-  const auto acc = accumulate_type(call.input.scalar_type());
+  const auto acc = deform_accumulate_type(call.input.scalar_type());
   at::Tensor grad_bias =
       output_mask[2] ? call.grad_output.to(acc).sum({0, 2, 3}).to(call.input.scalar_type())
                      : at::empty({g.out_channels}, options);

@@ -24,15 +24,12 @@
 #include "cuda/deform_conv_kernel.cuh"
 #include "cuda/launch_utils.h"
 #include "deform_conv.h"
+#include "deform_conv_gemm.h"
 
 namespace centernet_fast {
 namespace {
 
 constexpr int64_t kScratchBudget = int64_t{128} << 20;
-
-at::ScalarType accumulate_type(at::ScalarType t) {
-  return t == at::kDouble ? at::kDouble : at::kFloat;
-}
 
 DeformDtype deform_dtype(at::ScalarType t) {
   switch (t) {
@@ -63,13 +60,6 @@ DeformConvChunk chunk_of(const DeformConvCall& call, int64_t first, int64_t n) {
   return c;
 }
 
-// The first rows * n * plane columns as [groups, rows / groups, n * plane].
-at::Tensor grouped_columns(const at::Tensor& columns, const DeformConvGeometry& g, int64_t n) {
-  const int64_t width = n * g.out_plane();
-  return columns.narrow(0, 0, g.column_rows() * width)
-      .view({g.groups, g.column_rows() / g.groups, width});
-}
-
 at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
                               const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               at::IntArrayRef stride, at::IntArrayRef padding,
@@ -79,7 +69,7 @@ at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
   const DeformConvCall call =
       prepare_deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask);
   const DeformConvGeometry& g = call.geometry;
-  const auto acc = call.input.options().dtype(accumulate_type(call.input.scalar_type()));
+  const auto acc = call.input.options().dtype(deform_accumulate_type(call.input.scalar_type()));
   const int64_t chunk = chunk_images(g, acc.dtype().itemsize(), false), plane = g.out_plane();
   const int64_t og = g.out_channels / g.groups;
   at::Tensor out = at::empty({g.batch, g.out_channels, g.out_h, g.out_w}, call.input.options());
@@ -92,10 +82,7 @@ at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
     const int64_t n = std::min(chunk, g.batch - first);
     check_launch("deform_conv2d",
                  launch_deform_columns(chunk_of(call, first, n), columns.data_ptr(), stream));
-    at::Tensor result = at::bmm(w, grouped_columns(columns, g, n)).view({g.groups, og, n, plane});
-    if (b.defined()) result.add_(b);
-    // [groups, og, n, plane] -> [n, C_out, plane], rounding once to the output dtype.
-    out.narrow(0, first, n).view({n, g.groups, og, plane}).copy_(result.permute({2, 0, 1, 3}));
+    write_chunk_output(w, b, columns, g, first, n, out);
   }
   return out;
 }
@@ -111,7 +98,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
                                                              mask, stride, padding, dilation);
   const DeformConvGeometry& g = call.geometry;
   const auto options = call.input.options();
-  const auto acc = options.dtype(accumulate_type(call.input.scalar_type()));
+  const auto acc = options.dtype(deform_accumulate_type(call.input.scalar_type()));
   const int64_t chunk = chunk_images(g, acc.dtype().itemsize(), true), plane = g.out_plane();
   const int64_t og = g.out_channels / g.groups, hw = g.height * g.width;
   const int64_t points = g.offset_groups * g.taps() * plane;  // per image
@@ -129,13 +116,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
     const int64_t n = std::min(chunk, g.batch - first);
     const DeformConvChunk c = chunk_of(call, first, n);
     check_launch("deform_conv2d_backward", launch_deform_columns(c, columns.data_ptr(), stream));
-    // [n, C_out, plane] -> [groups, og, n * plane], the layout of the column products.
-    const at::Tensor grad_out = call.grad_output.narrow(0, first, n)
-                                    .view({n, g.groups, og, plane})
-                                    .permute({1, 2, 0, 3})
-                                    .to(acc)
-                                    .contiguous()
-                                    .view({g.groups, og, n * plane});
+    const at::Tensor grad_out = grouped_grad_output(call.grad_output, g, first, n, acc);
     grad_weight_acc.baddbmm_(grad_out, grouped_columns(columns, g, n).transpose(1, 2));
     // [groups, rows / groups, n * plane] = [C taps, n plane], the columns' layout.
     const at::Tensor grad_columns = at::bmm(weight_t, grad_out).contiguous();
@@ -160,7 +141,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
   }
   at::Tensor grad_weight = grad_weight_acc.view(call.weight.sizes()).to(call.weight.scalar_type());
   at::Tensor grad_bias =
-      call.grad_output.to(accumulate_type(call.input.scalar_type())).sum({0, 2, 3}).to(call.input.scalar_type());
+      call.grad_output.to(deform_accumulate_type(call.input.scalar_type())).sum({0, 2, 3}).to(call.input.scalar_type());
   return {grad_input, grad_offset, grad_weight, grad_bias, grad_mask};
 }
 
