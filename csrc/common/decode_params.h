@@ -12,7 +12,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "gaussian_target.h"  // CNF_HOST_DEVICE
+#include "common/float_bits.h"
+#include "common/host_device.h"
 
 namespace centernet_fast {
 
@@ -37,26 +38,6 @@ struct DecodeParams {
 
 CNF_HOST_DEVICE int32_t plane_size(const DecodeParams& p) { return p.height * p.width; }
 CNF_HOST_DEVICE int32_t num_cells(const DecodeParams& p) { return p.classes * p.height * p.width; }
-
-CNF_HOST_DEVICE uint32_t float_bits(float f) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-#endif
-}
-
-CNF_HOST_DEVICE float bits_float(uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-#endif
-}
 
 // The float's bits mapped so that unsigned order equals numeric order (-0.0 is normalised to 0.0
 // first, so equal scores give equal words).

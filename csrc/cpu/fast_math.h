@@ -5,24 +5,12 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
+#include "common/float_bits.h"
 #include "common/host_device.h"
 
 namespace centernet_fast {
 namespace cpu {
-
-CNF_HOST_DEVICE float bits_as_float(int32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-CNF_HOST_DEVICE int32_t float_as_bits(float f) {
-  int32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  return bits;
-}
 
 // exp(x) for x <= 0: 0 below the smallest normal result, NaN for NaN.
 // x = n ln2 + f with |f| <= ln2/2 (n by round-to-nearest through the 1.5 * 2^23 trick, ln2 split
@@ -39,7 +27,7 @@ CNF_HOST_DEVICE float exp_nonpositive(float x) {
   poly = poly * f + 1.6666665459e-1f;
   poly = poly * f + 5.0000001201e-1f;
   const float ef = (poly * f) * f + f + 1.0f;
-  const float scale = bits_as_float((static_cast<int32_t>(n) + 127) << 23);
+  const float scale = bits_float(static_cast<uint32_t>((static_cast<int32_t>(n) + 127) << 23));
   const float y = ef * scale;
   return x != x ? x : (x < kMin ? 0.0f : y);
 }
@@ -47,9 +35,9 @@ CNF_HOST_DEVICE float exp_nonpositive(float x) {
 // log(x) for finite x > 0 (normal floats); NaN for NaN. x = m 2^k with m in [sqrt(1/2), sqrt(2)),
 // log(m) = log1p(m - 1) by a degree-9 polynomial, plus k ln2 in two parts.
 CNF_HOST_DEVICE float log_positive(float x) {
-  const int32_t bits = float_as_bits(x);
+  const int32_t bits = static_cast<int32_t>(float_bits(x));
   int32_t k = ((bits >> 23) & 0xff) - 126;
-  float m = bits_as_float((bits & 0x007fffff) | 0x3f000000);  // in [0.5, 1)
+  float m = bits_float(static_cast<uint32_t>((bits & 0x007fffff) | 0x3f000000));  // in [0.5, 1)
   const bool small = m < 0.707106781f;
   k = small ? k - 1 : k;
   m = small ? (m + m) - 1.0f : m - 1.0f;
