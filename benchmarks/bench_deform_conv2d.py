@@ -1,25 +1,39 @@
-"""deform_conv2d (DCNv2) forward and forward + backward against torchvision, side by side.
+"""deform_conv2d (DCNv2) forward and forward + backward at the 16 DCN layers of CenterNet's DLA-34,
+side by side with torchvision and the plain-PyTorch reference.
 
-Per case (pass, device, shape) the group holds:
+Per case (pass, device, precision, layer shape) the group holds:
     fused        centernet_fast.ops.deform_conv2d: a sampling table per (deformable group, tap),
-                 the modulated column matrix and one batched matrix product over the conv groups;
-                 the backward recomputes the sampling and scatters into owned planes
-                 (deterministic).
+                 the modulated column matrix of a bounded chunk of images and one matrix product
+                 per conv group; the backward recomputes the sampling and scatters into owned
+                 planes (deterministic).
     torchvision  torchvision.ops.deform_conv2d, what users run today (skipped when torchvision
                  is not importable).
-    reference    our plain-PyTorch reference (grid_sample-style gathers and one einsum), eager.
-Shapes are the DCN layers of CenterNet's DLA-34 up path (3 x 3, stride 1, padding 1, one offset
-group, mask from the offset branch), scaled for a CPU: batch 2, 64 -> 64 at 64 x 64,
-128 -> 128 at 32 x 32 and 256 -> 256 at 16 x 16, float32, bias.
+    reference    our plain-PyTorch reference (gathers and one einsum), eager.
 
-The floor in FLOPs: the convolution itself, 2 * B * C_out * C_in * 9 * H_out * W_out multiply-adds
-= 2 * 2 * 64 * 64 * 9 * 4096 = 604 MFLOP for every shape here (the three shapes trade channels
-for pixels at a constant product), and twice that again in the backward (input-column and weight
-gradients): 1.8 GFLOP forward + backward, about 30 ms at 2 cores x ~32 GFLOP/s of float32 FMA.
-The bilinear sampling adds 4 multiply-adds per column element (B * C_in * 9 * H_out * W_out =
-4.7 M elements: 38 MFLOP forward) and about 5x that backward (input scatter, offset and mask
-gradients), small next to the matrix products but memory-bound and gather-shaped.
+Shapes: the DLA-34 up path at a 512 x 512 input (3 x 3, stride 1, padding 1, one offset group,
+mask, bias), read from the original model's DCN layer list in
+tests/data/centernet_original/ctdet_dla_34.json: 512->256 @16, 256->256 @32, 256->128 @32 (x2),
+128->128 @64 (x2), 128->64 @64 (x4), 256->64 @32, 64->64 @128 (x5). Batch 32 on CUDA; on a CPU
+batch 1 (CENTERNET_FAST_BENCH_DCN_BATCH overrides both). Each benchmark records its layer count
+so that the report sums the medians over the 16 layers ("DLA-34 up path" table).
+
+Precision: float32 everywhere; on CUDA also bfloat16 under torch.autocast (inputs float32, as in
+mixed-precision training): the fused op runs in bfloat16, torchvision's autocast rule runs it in
+float32.
+
+Memory: every benchmark also records ``transient_peak_bytes`` (benchmarks/memory.py), the peak
+scratch above the call's inputs and results, measured in one extra untimed call.
+
+The floor in FLOPs per layer: 2 * B * C_out * C_in * 9 * H * W for the forward matrix product
+and twice that in the backward; summed over the 16 layers at batch 1 that is 14.2 GFLOP forward
+and 42.6 GFLOP forward + backward (454 / 1363 GFLOP at batch 32).
 """
+
+import json
+import os
+from collections import Counter
+from contextlib import nullcontext
+from pathlib import Path
 
 import pytest
 import torch
@@ -27,6 +41,7 @@ import torch
 from centernet_fast import ops
 from centernet_fast.ops import reference
 
+from memory import transient_peak_bytes
 from timing import synchronized
 
 try:
@@ -34,18 +49,36 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     torchvision = None
 
-BATCH = 2
-SHAPES = [(64, 64, 64), (128, 128, 32), (256, 256, 16)]  # (C_in, C_out, H = W)
+MANIFEST = Path(__file__).parents[1] / "tests/data/centernet_original/ctdet_dla_34.json"
 IMPLS = ["fused", "torchvision", "reference"]
 PASSES = ["fwd", "fwd+bwd"]
+PRECISIONS = ["float32", "autocast-bf16"]
 
 
-def inputs(shape, device, seed=0):
+def dla34_layers():
+    """[((C_in, C_out, H), number of layers of that shape)] of the DLA-34 DCN layers."""
+    layers = json.loads(MANIFEST.read_text())["dcn_layers"]
+    counts = Counter((l["in_channels"], l["out_channels"], l["input_HW"][0]) for l in layers)
+    assert sum(counts.values()) == 16 and all(
+        l["kernel_size"] == [3, 3] and l["stride"] == 1 and l["padding"] == 1 for l in layers)
+    return sorted(counts.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1]))
+
+
+LAYERS = dla34_layers()
+
+
+def batch_size(device):
+    default = 32 if device == "cuda" else 1
+    return int(os.environ.get("CENTERNET_FAST_BENCH_DCN_BATCH", default))
+
+
+def inputs(shape, batch, device, seed=0):
+    """float32 (input, offset, weight, bias, mask), random, offsets of a few pixels."""
     c_in, c_out, size = shape
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(BATCH, c_in, size, size, generator=g)
-    offset = torch.randn(BATCH, 2 * 9, size, size, generator=g) * 2
-    mask = torch.rand(BATCH, 9, size, size, generator=g)
+    x = torch.randn(batch, c_in, size, size, generator=g)
+    offset = torch.randn(batch, 2 * 9, size, size, generator=g) * 2
+    mask = torch.rand(batch, 9, size, size, generator=g)
     weight = torch.randn(c_out, c_in, 3, 3, generator=g) / (3 * c_in ** 0.5)
     bias = torch.randn(c_out, generator=g)
     return [t.to(device).requires_grad_(True) for t in (x, offset, weight, bias, mask)]
@@ -59,17 +92,23 @@ def op(impl):
     return reference.deform_conv2d
 
 
-def implementation(impl, backward):
+def implementation(impl, backward, device, precision):
     fn = op(impl)
 
+    def context():
+        if precision == "autocast-bf16":
+            return torch.autocast(device, dtype=torch.bfloat16)
+        return nullcontext()
+
     def forward(x, offset, weight, bias, mask):
-        with torch.no_grad():
+        with torch.no_grad(), context():
             return fn(x, offset, weight, bias, padding=(1, 1), mask=mask)
 
     def forward_backward(x, offset, weight, bias, mask):
         for t in (x, offset, weight, bias, mask):
             t.grad = None
-        out = fn(x, offset, weight, bias, padding=(1, 1), mask=mask)
+        with context():
+            out = fn(x, offset, weight, bias, padding=(1, 1), mask=mask)
         out.backward(torch.ones_like(out))
         return out
 
@@ -77,15 +116,25 @@ def implementation(impl, backward):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}-{s[1]}@{s[2]}")
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda l: f"{l[0][0]}-{l[0][1]}@{l[0][2]}")
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("pass_", PASSES)
-def test_deform_conv2d(benchmark, device, pass_, shape, impl):
+def test_deform_conv2d(benchmark, device, pass_, precision, layer, impl):
     if impl == "torchvision" and torchvision is None:
         pytest.skip("torchvision is not installed")
-    c_in, c_out, size = shape
-    benchmark.group = f"deform_conv2d {pass_} {device} {BATCH}x{c_in}->{c_out}@{size}x{size}"
-    benchmark.extra_info.update(op="deform_conv2d", impl=impl, device=device, pass_=pass_)
-    args = inputs(shape, device)
-    fn = synchronized(implementation(impl, pass_ == "fwd+bwd"), device)
-    slow = device == "cpu" and impl == "reference"
-    benchmark.pedantic(fn, args=args, rounds=5 if slow else 11, warmup_rounds=2)
+    if precision != "float32" and device != "cuda":
+        pytest.skip("mixed precision is benchmarked on CUDA only")
+    (c_in, c_out, size), count = layer
+    batch = batch_size(device)
+    benchmark.group = (f"deform_conv2d {pass_} {device} {precision} "
+                       f"{batch}x{c_in}->{c_out}@{size}x{size}")
+    args = inputs((c_in, c_out, size), batch, device)
+    fn = synchronized(implementation(impl, pass_ == "fwd+bwd", device, precision), device)
+    fn(*args)  # warm-up outside the memory measurement (lazy init, allocator pools)
+    benchmark.extra_info.update(
+        op="deform_conv2d", impl=impl, device=device, pass_=pass_, precision=precision,
+        layers=count, summary=f"deform_conv2d {pass_} {device} {precision} batch {batch}: "
+                              f"the 16 DLA-34 DCN layers",
+        transient_peak_bytes=transient_peak_bytes(fn, args, device))
+    slow = device == "cpu" and impl != "fused"
+    benchmark.pedantic(fn, args=args, rounds=5 if slow else 11, warmup_rounds=1)

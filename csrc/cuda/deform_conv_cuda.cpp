@@ -4,7 +4,8 @@
 //
 // Per chunk of images (scratch bounded by kScratchBudget, at least one image):
 //   forward   columns = modulated samples [C taps, n plane]; out = W_g . columns_g (+ bias)
-//   backward  grad_W += grad_out_g . columns_g^T (chunks added in order);
+//   backward  (each part only when output_mask asks for its gradients)
+//             grad_W += grad_out_g . columns_g^T (chunks added in order);
 //             grad_columns = W_g^T . grad_out_g;
 //             grad_offset, grad_mask: one thread per sampling point, channels added in order;
 //             grad_input: a gather. Every (point, neighbour) pair gets the key of the input pixel
@@ -60,6 +61,29 @@ DeformConvChunk chunk_of(const DeformConvCall& call, int64_t first, int64_t n) {
   return c;
 }
 
+// The input gradient of one chunk: key every (sampling point, neighbour) pair by the input
+// pixel it touches, stable-sort the keys (a fixed order per pixel), then one thread per input
+// element adds its pixel's segment. points = sampling points of the chunk, pixels = input
+// pixels of the chunk (images x offset groups x H x W).
+void scatter_input_grad(const DeformConvChunk& c, const at::Tensor& grad_columns,
+                        const at::Tensor& keys, const at::Tensor& weights, int64_t points,
+                        int64_t pixels, at::Tensor grad_input, cudaStream_t stream) {
+  const at::Tensor chunk_keys = keys.narrow(0, 0, 4 * points);
+  const at::Tensor chunk_weights = weights.narrow(0, 0, 4 * points);
+  check_launch("deform_conv2d_backward",
+               launch_deform_input_grad_keys(c, chunk_keys.data_ptr<int64_t>(),
+                                             chunk_weights.data_ptr(), stream));
+  const auto [sorted_keys, order] = at::sort(chunk_keys, /*stable=*/true, 0, false);
+  // starts[s] = the first sorted entry with key >= s; segment s is [starts[s], starts[s + 1]).
+  const at::Tensor starts =
+      at::searchsorted(sorted_keys, at::arange(pixels + 1, keys.options()));
+  check_launch("deform_conv2d_backward",
+               launch_deform_input_grad_gather(
+                   c, grad_columns.const_data_ptr(), order.const_data_ptr<int64_t>(),
+                   starts.const_data_ptr<int64_t>(), chunk_weights.const_data_ptr(),
+                   grad_input.data_ptr(), stream));
+}
+
 at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
                               const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               at::IntArrayRef stride, at::IntArrayRef padding,
@@ -90,8 +114,11 @@ at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_conv2d_backward_cuda(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
     const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
-    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> /*output_mask*/) {
-  // Every gradient is computed whatever output_mask asks for (the schema allows it).
+    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> output_mask) {
+  // output_mask = (input, offset + mask, weight + bias); gradients left out hold unspecified
+  // values, as on the CPU.
+  const bool need_input = output_mask[0], need_offset = output_mask[1],
+             need_weight = output_mask[2];
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
   const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
@@ -106,42 +133,44 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
   at::Tensor grad_input = at::empty_like(call.input);
   at::Tensor grad_offset = at::empty_like(call.offset);
   at::Tensor grad_mask = at::empty({g.batch, g.offset_groups * g.taps(), g.out_h, g.out_w}, options);
-  at::Tensor grad_weight_acc = at::zeros({g.groups, og, g.column_rows() / g.groups}, acc);
+  at::Tensor grad_weight_acc =
+      need_weight ? at::zeros({g.groups, og, g.column_rows() / g.groups}, acc) : at::Tensor();
   const at::Tensor weight_t = call.weight.to(acc).view({g.groups, og, -1}).transpose(1, 2);
-  const at::Tensor columns = at::empty({g.column_rows() * chunk * plane}, acc);
-  const at::Tensor keys = at::empty({4 * chunk * points}, options.dtype(at::kLong));
-  const at::Tensor weights = at::empty({4 * chunk * points}, acc);
+  const at::Tensor columns =
+      need_weight ? at::empty({g.column_rows() * chunk * plane}, acc) : at::Tensor();
+  const at::Tensor keys =
+      need_input ? at::empty({4 * chunk * points}, options.dtype(at::kLong)) : at::Tensor();
+  const at::Tensor weights = need_input ? at::empty({4 * chunk * points}, acc) : at::Tensor();
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   for (int64_t first = 0; first < g.batch; first += chunk) {
     const int64_t n = std::min(chunk, g.batch - first);
     const DeformConvChunk c = chunk_of(call, first, n);
-    check_launch("deform_conv2d_backward", launch_deform_columns(c, columns.data_ptr(), stream));
     const at::Tensor grad_out = grouped_grad_output(call.grad_output, g, first, n, acc);
-    grad_weight_acc.baddbmm_(grad_out, grouped_columns(columns, g, n).transpose(1, 2));
+    if (need_weight) {
+      check_launch("deform_conv2d_backward", launch_deform_columns(c, columns.data_ptr(), stream));
+      grad_weight_acc.baddbmm_(grad_out, grouped_columns(columns, g, n).transpose(1, 2));
+    }
+    if (!need_input && !need_offset) continue;
     // [groups, rows / groups, n * plane] = [C taps, n plane], the columns' layout.
     const at::Tensor grad_columns = at::bmm(weight_t, grad_out).contiguous();
-    check_launch("deform_conv2d_backward",
-                 launch_deform_offset_mask_grad(c, grad_columns.const_data_ptr(),
-                                                grad_offset.narrow(0, first, n).data_ptr(),
-                                                grad_mask.narrow(0, first, n).data_ptr(), stream));
-    const at::Tensor chunk_keys = keys.narrow(0, 0, 4 * n * points);
-    const at::Tensor chunk_weights = weights.narrow(0, 0, 4 * n * points);
-    check_launch("deform_conv2d_backward",
-                 launch_deform_input_grad_keys(c, chunk_keys.data_ptr<int64_t>(),
-                                               chunk_weights.data_ptr(), stream));
-    const auto [sorted_keys, order] = at::sort(chunk_keys, /*stable=*/true, 0, false);
-    // starts[s] = the first sorted entry with key >= s; segment s is [starts[s], starts[s + 1]).
-    const at::Tensor starts = at::searchsorted(
-        sorted_keys, at::arange(n * g.offset_groups * hw + 1, keys.options()));
-    check_launch("deform_conv2d_backward",
-                 launch_deform_input_grad_gather(
-                     c, grad_columns.const_data_ptr(), order.const_data_ptr<int64_t>(),
-                     starts.const_data_ptr<int64_t>(), chunk_weights.const_data_ptr(),
-                     grad_input.narrow(0, first, n).data_ptr(), stream));
+    if (need_offset) {
+      check_launch("deform_conv2d_backward",
+                   launch_deform_offset_mask_grad(c, grad_columns.const_data_ptr(),
+                                                  grad_offset.narrow(0, first, n).data_ptr(),
+                                                  grad_mask.narrow(0, first, n).data_ptr(),
+                                                  stream));
+    }
+    if (need_input) {
+      scatter_input_grad(c, grad_columns, keys, weights, n * points, n * g.offset_groups * hw,
+                         grad_input.narrow(0, first, n), stream);
+    }
   }
-  at::Tensor grad_weight = grad_weight_acc.view(call.weight.sizes()).to(call.weight.scalar_type());
-  at::Tensor grad_bias =
-      call.grad_output.to(deform_accumulate_type(call.input.scalar_type())).sum({0, 2, 3}).to(call.input.scalar_type());
+  at::Tensor grad_weight = need_weight
+      ? grad_weight_acc.view(call.weight.sizes()).to(call.weight.scalar_type())
+      : at::empty_like(call.weight);
+  at::Tensor grad_bias = need_weight
+      ? call.grad_output.to(acc.dtype()).sum({0, 2, 3}).to(call.input.scalar_type())
+      : at::empty({g.out_channels}, options);
   return {grad_input, grad_offset, grad_weight, grad_bias, grad_mask};
 }
 
