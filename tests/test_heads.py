@@ -10,7 +10,7 @@ def test_head_structure_and_keys():
     head = make_head(64, 256, 80)
     assert [k for k in head.state_dict()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
     assert head(torch.randn(2, 64, 8, 8)).shape == (2, 80, 8, 8)
-    assert list(make_head(64, 0, 2).state_dict()) == ["0.weight", "0.bias"]
+    assert list(make_head(64, 0, 2).state_dict()) == ["weight", "bias"]
 
 
 @pytest.mark.parametrize("regression_init", ["zero_bias", "normal", "default"])

@@ -21,12 +21,12 @@ HEATMAP_BIAS = -2.19
 RegressionInit = Literal["zero_bias", "normal", "default"]
 
 
-def make_head(in_channels: int, head_conv: int, out_channels: int) -> nn.Sequential:
+def make_head(in_channels: int, head_conv: int, out_channels: int) -> nn.Module:
     """``Conv2d(in, head_conv, 3, padding=1) -> ReLU -> Conv2d(head_conv, out, 1)``; keys
-    ``0.*`` and ``2.*``. ``head_conv <= 0`` gives the original's single 1 x 1 conv instead (key
-    ``0.*``)."""
+    ``0.*`` and ``2.*``. ``head_conv <= 0`` gives the original's bare 1 x 1 conv instead (keys
+    ``weight`` and ``bias``, as the original registers it)."""
     if head_conv <= 0:
-        return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1))
+        return nn.Conv2d(in_channels, out_channels, 1)
     return nn.Sequential(nn.Conv2d(in_channels, head_conv, 3, padding=1), nn.ReLU(inplace=True),
                          nn.Conv2d(head_conv, out_channels, 1))
 
