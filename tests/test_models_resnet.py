@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from centernet_fast.models.heads import HEATMAP_BIAS
-from centernet_fast.models.resnet import BACKBONE_PREFIXES, load_imagenet_backbone_, resnet_centernet
+from centernet_fast.models.resnet import (BACKBONE_PREFIXES, load_imagenet_backbone_,
+                                          resnet_centernet)
 from centernet_fast.models.upsample import bilinear_kernel
 from centernet_fast.ops import DCN
 from model_manifest import assert_matches_manifest, load_manifest

@@ -70,7 +70,7 @@ class CenterNetResNet(nn.Module):
 
     ``forward(x)``: x [B, 3, H, W] float images, H and W multiples of 32; returns a one-element
     list ``[{head: [B, heads[head], H/4, W/4]}]`` (dict in the order of ``heads``) of raw head
-    outputs (no sigmoid), in x's dtype.
+    outputs (no sigmoid), in x's dtype (the autocast dtype under torch.autocast).
     """
 
     def __init__(self, num_layers: int, heads: Dict[str, int], head_conv: int, dcn: bool):
