@@ -68,6 +68,8 @@ def test_save_checkpoint_is_atomic_and_in_the_original_format(tmp_path):
     path.write_bytes(b"an older checkpoint")
     save_checkpoint(path, nn.DataParallel(model), epoch=3, optimizer=optimizer)
     assert os.listdir(tmp_path) == ["model_best.pth"]  # no temporary file left behind
+    (tmp_path / "plain").touch()
+    assert os.stat(path).st_mode == os.stat(tmp_path / "plain").st_mode  # umask, not 0600
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     assert checkpoint["epoch"] == 3 and set(checkpoint) == {"epoch", "state_dict", "optimizer"}
     assert list(checkpoint["state_dict"]) == list(model.state_dict())

@@ -8,7 +8,7 @@ unexpected key and shape mismatch, instead of a partial load.
 """
 
 import os
-import tempfile
+import uuid
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 import torch
@@ -124,14 +124,16 @@ def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Opti
     checkpoint: Dict[str, Any] = {"epoch": epoch, "state_dict": state}
     if optimizer is not None:
         checkpoint["optimizer"] = optimizer.state_dict()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pth")
+    # A unique sibling name opened with O_EXCL: same file system for os.replace, and the
+    # file gets the usual umask permissions (mkstemp would make it owner-only).
+    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             torch.save(checkpoint, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise

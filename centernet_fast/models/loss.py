@@ -83,8 +83,7 @@ class CenterNetLoss(nn.Module):
                              f"dicts (the model output), got {type(outputs).__name__}")
         hm = wh = off = None
         for stack in outputs:
-            hm = _add(hm, ops.focal_loss(_head(stack, "hm"), targets.hm,
-                                         clamp=self.clamp))
+            hm = _add(hm, ops.focal_loss(_head(stack, "hm"), targets.hm, clamp=self.clamp))
             if self.wh_weight:
                 wh = _add(wh, reg_l1_loss(_head(stack, "wh", "wh_weight"), targets.reg_mask,
                                           targets.ind, targets.wh))
