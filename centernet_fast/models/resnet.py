@@ -16,19 +16,20 @@ attribute per head (``hm.0.weight`` ...).
 """
 
 import os
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Mapping, Optional, Union
 
 import torch
 from torch import nn
 
+from centernet_fast.models.checkpoint import load_checked, read_state_dict
 from centernet_fast.models.heads import apply_heads, check_heads, init_head, make_head
 from centernet_fast.models.image_input import check_image_batch
 from centernet_fast.models.resnet_blocks import RESNET_SPECS, make_stage
 from centernet_fast.models.upsample import bilinear_upsample_weights_
 from centernet_fast.ops import DCN
 
-#: state_dict prefixes of the ImageNet backbone (torchvision's ResNet without ``fc``).
-BACKBONE_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+#: the modules of the ImageNet backbone (torchvision's ResNet without ``fc``).
+BACKBONE_MODULES = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")
 
 
 def _up_conv(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
@@ -110,7 +111,8 @@ class CenterNetResNet(nn.Module):
             head = make_head(feature_channels, head_conv, self.heads[name])
             # resnet_dcn.py initialises every conv of a head, msra_resnet.py only the last one
             # (its 3x3 conv keeps PyTorch's default).
-            init_head(name, head if self.dcn else head[-1:], regression_init="normal")
+            last_conv = head if isinstance(head, nn.Conv2d) else head[-1:]
+            init_head(name, head if self.dcn else last_conv, regression_init="normal")
             setattr(self, name, head)
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
@@ -120,47 +122,26 @@ class CenterNetResNet(nn.Module):
         return [apply_heads(self, self.heads, self.deconv_layers(x))]
 
 
-def load_imagenet_backbone_(model: CenterNetResNet, path: Union[str, os.PathLike]) -> None:
-    """Copies a torchvision-layout ResNet ImageNet state_dict, saved with ``torch.save`` at
-    ``path``, into ``model``'s backbone (``conv1``, ``bn1``, ``layer1``..``layer4``).
+def load_imagenet_backbone_(model: CenterNetResNet,
+                            path_or_state_dict: Union[str, os.PathLike, Mapping[str, torch.Tensor]]
+                            ) -> None:
+    """Copies a torchvision-layout ResNet ImageNet state_dict (a local ``torch.save`` file or a
+    mapping) into ``model``'s backbone (``conv1``, ``bn1``, ``layer1``..``layer4``).
 
     ``fc.*`` is ignored; missing ``num_batches_tracked`` entries (old torchvision files) leave
     the counters as they are. Any other missing or unexpected key, or a shape that differs,
-    raises ``ValueError`` listing them, before anything is copied. Values are cast to the
-    model's dtypes. The file is read with ``weights_only=True``: tensors only, no code.
+    raises ``CheckpointError`` (a ``ValueError``) listing them, before anything is copied; a
+    missing file raises ``FileNotFoundError``. Files are read with ``weights_only=True``.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"pretrained_backbone: no such file: {path!r}")
-    try:
-        source = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling, zip and format errors all mean "not a state_dict"
-        raise ValueError(f"pretrained_backbone: cannot read {path!r} as a torch.save'd "
-                         f"state_dict: {e}") from e
-    if not isinstance(source, dict) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in source.items()):
-        raise ValueError(f"pretrained_backbone: {path!r} must hold a state_dict (a dict of "
-                         f"name -> tensor in torchvision's ResNet layout), got "
-                         f"{type(source).__name__}")
-    source = {k: v for k, v in source.items() if not k.startswith("fc.")}
-    target = {k: v for k, v in model.state_dict().items() if k.startswith(BACKBONE_PREFIXES)}
-    missing = [k for k in target if k not in source and not k.endswith(".num_batches_tracked")]
-    unexpected = [k for k in source if k not in target]
-    wrong = [f"{k}: file {list(v.shape)}, model {list(target[k].shape)}"
-             for k, v in source.items() if k in target and v.shape != target[k].shape]
-    if missing or unexpected or wrong:
-        raise ValueError(
-            f"pretrained_backbone: {path!r} does not match the ResNet-{model.num_layers} "
-            f"backbone (torchvision key layout, fc.* ignored): {len(missing)} missing keys "
-            f"{missing[:5]}, {len(unexpected)} unexpected keys {unexpected[:5]}, "
-            f"{len(wrong)} shape mismatches {wrong[:5]}")
-    with torch.no_grad():
-        for k, v in source.items():
-            target[k].copy_(v)  # state_dict tensors share storage with the parameters
+    what = f"ResNet-{model.num_layers} ImageNet weights"
+    backbone = nn.ModuleDict({name: getattr(model, name) for name in BACKBONE_MODULES})
+    load_checked(backbone, read_state_dict(path_or_state_dict, what), ignore_prefixes=("fc.",),
+                 what=what, target=f"the ResNet-{model.num_layers} backbone (torchvision layout)")
 
 
 def resnet_centernet(num_layers: int, heads: Dict[str, int], head_conv: int, dcn: bool,
-                     pretrained_backbone: Optional[Union[str, os.PathLike]] = None
+                     pretrained_backbone: Optional[
+                         Union[str, os.PathLike, Mapping[str, torch.Tensor]]] = None
                      ) -> CenterNetResNet:
     """The CenterNet ResNet of depth ``num_layers`` (18, 34, 50, 101 or 152): ``res_<n>`` with
     ``dcn=False``, ``resdcn_<n>`` with ``dcn=True``.
@@ -168,9 +149,9 @@ def resnet_centernet(num_layers: int, heads: Dict[str, int], head_conv: int, dcn
     heads: ``{name: channels}``, e.g. ``{"hm": 80, "wh": 2, "reg": 2}``.
     head_conv: hidden channels of each head's 3x3 conv (the original default is 64 for the
         ResNets); ``<= 0`` gives a single 1x1 conv per head.
-    pretrained_backbone: path of a local ImageNet state_dict in torchvision's ResNet layout
-        (see :func:`load_imagenet_backbone_`); None keeps PyTorch's default initialisation of
-        the backbone. Nothing is downloaded.
+    pretrained_backbone: path (or mapping) of a local ImageNet state_dict in torchvision's
+        ResNet layout (see :func:`load_imagenet_backbone_`); None keeps PyTorch's default
+        initialisation of the backbone. Nothing is downloaded.
 
     Initialisation as the original: upsampling BN weight 1, bias 0; res_* transposed convs
     N(0, 0.001^2); resdcn_* transposed convs bilinear (channel 0 slice), DCN as DCNv2; heads

@@ -42,3 +42,14 @@ def bilinear_upsample_weights_(conv_transpose: nn.ConvTranspose2d) -> torch.Tens
     with torch.no_grad():
         weight[:, 0].copy_(kernel.to(weight.dtype).expand(weight.shape[0], kh, kw))
     return weight
+
+
+def bilinear_upsample(channels: int, factor: int) -> nn.ConvTranspose2d:
+    """Depthwise ``ConvTranspose2d(channels, channels, 2 * factor, stride=factor,
+    padding=factor // 2, groups=channels, bias=False)`` with bilinear initial weights (trainable),
+    the upsampling of DLA-34's IDA path: [B, C, H, W] -> [B, C, factor H, factor W];
+    weight [C, 1, 2 factor, 2 factor]."""
+    up = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=factor // 2,
+                            output_padding=0, groups=channels, bias=False)
+    bilinear_upsample_weights_(up)
+    return up
