@@ -10,6 +10,7 @@ from torch import nn
 from centernet_fast.models.dla import dla34, load_imagenet_weights
 from centernet_fast.models.dla_up import DLAUp, IDAUp
 from centernet_fast.models.heads import apply_heads, check_heads, init_head, make_head
+from centernet_fast.models.image_input import check_image_batch
 
 FIRST_LEVEL = 2  # level 2 has stride 4, the output stride of CenterNet
 LAST_LEVEL = 5  # the final IDA pass fuses levels 2 .. 4 (strides 4, 8, 16)
@@ -57,11 +58,7 @@ class CenterNetDLA(nn.Module):
             setattr(self, name, head)
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"CenterNetDLA: input must be [B, 3, H, W], got {list(x.shape)}")
-        if x.shape[-2] % INPUT_MULTIPLE or x.shape[-1] % INPUT_MULTIPLE:
-            raise ValueError(f"CenterNetDLA: input height and width must be multiples of "
-                             f"{INPUT_MULTIPLE}, got {list(x.shape[-2:])}")
+        check_image_batch(x, INPUT_MULTIPLE, "CenterNetDLA")
         levels = self.base(x)
         up = self.dla_up(levels[FIRST_LEVEL:])
         features = self.ida_up(up[:LAST_LEVEL - FIRST_LEVEL])[-1]
