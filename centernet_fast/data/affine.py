@@ -8,13 +8,21 @@ matrices ``M`` mapping a point p to ``M[:, :2] @ p + M[:, 2]``; the ones made he
 rotation, so boxes stay axis-aligned.
 """
 
-from typing import Sequence, Tuple
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 Size = Tuple[int, int]
+
+
+def as_size(size: Union[int, Sequence[int]]) -> Size:
+    """(height, width) from one int (a square) or a pair."""
+    if isinstance(size, int):
+        return size, size
+    height, width = (int(s) for s in size)
+    return height, width
 
 
 def get_affine_transform(center: Sequence[float], scale: float, output_size: Size) -> np.ndarray:

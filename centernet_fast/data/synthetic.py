@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from centernet_fast.data.affine import as_size
 from centernet_fast.data.coco import CocoSplit
 
 CLASS_NAMES = ("rectangle", "ellipse", "triangle")
@@ -235,8 +236,7 @@ def write_synthetic_coco(out_dir: str, num_train: int = 2000, num_val: int = 200
     if num_train < 0 or num_val < 0 or objects[0] < 0 or objects[1] < objects[0]:
         raise ValueError(f"bad counts: num_train={num_train}, num_val={num_val}, "
                          f"objects={objects}")
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    params = _Params(num_train, num_val, (int(size[0]), int(size[1])), int(seed),
+    params = _Params(num_train, num_val, as_size(image_size), int(seed),
                      (int(objects[0]), int(objects[1])), int(min_size),
                      None if max_size is None else int(max_size), image_format)
     record = json.loads(json.dumps(asdict(params)))  # tuples as lists, as read back

@@ -14,7 +14,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from centernet_fast.data.affine import (Size, clip_boxes, compose, get_affine_transform,
+from centernet_fast.data.affine import (Size, as_size, clip_boxes, compose, get_affine_transform,
                                         hflip_transform, invert, transform_boxes, warp_image)
 from centernet_fast.data.color import COCO_BGR, Normalization, color_augment_, normalize
 
@@ -86,13 +86,6 @@ def _get_border(border: int, size: int) -> int:
     return border // i
 
 
-def _pair(size: Union[int, Sequence[int]]) -> Size:
-    if isinstance(size, int):
-        return size, size
-    height, width = (int(s) for s in size)
-    return height, width
-
-
 class CtdetTransform:
     """Turns an RGB image and its boxes into a network input and boxes on the output map.
 
@@ -114,7 +107,7 @@ class CtdetTransform:
                  train: bool = False, keep_res: bool = False, pad: int = 31,
                  augment: AugmentConfig = AugmentConfig(),
                  normalization: Normalization = COCO_BGR):
-        self.input_size = _pair(input_size)
+        self.input_size = as_size(input_size)
         if min(self.input_size) <= 0 or down_ratio <= 0:
             raise ValueError(f"input_size and down_ratio must be positive; got {input_size}, "
                              f"{down_ratio}")
