@@ -106,14 +106,15 @@ def test_bad_annotations_are_skipped_and_logged(tmp_path, caplog):
             ann(6, [5, 5, 8, 8], image_id=42),           # unknown image
             ann(7, [5, 5, 8]),                           # malformed bbox
             {"id": 8, "bbox": [1, 1, 2, 2]},             # malformed annotation
-            ann(9, [1, 2, 3, float("nan")])]             # non-finite
+            ann(9, [1, 2, 3, float("nan")]),             # non-finite
+            ann(1, [6, 6, 10, 10])]                      # repeated id
     images = [{"id": 1, "file_name": "a.png", "height": 40, "width": 60},
               {"id": 2, "file_name": "b.png", "height": 40, "width": 60}]  # no annotations
     with caplog.at_level(logging.WARNING, logger="centernet_fast.data"):
         ds = CocoDetection(*small_coco(tmp_path, anns, images), input_size=(40, 60), down_ratio=1)
     assert ds.skipped == {"box outside the image": 1, "zero-area box": 1,
                           "unknown category id": 1, "unknown image id": 1, "malformed bbox": 2,
-                          "malformed annotation": 1}
+                          "malformed annotation": 1, "repeated annotation id": 1}
     for reason in ds.skipped:
         assert reason in caplog.text
     assert "annotation 5 of image 1" in caplog.text and "ann.json" in caplog.text

@@ -78,13 +78,17 @@ def _image_sizes(ann_file: str, images: List[dict], image_dir: Optional[str]
     return sizes
 
 
-def _clean_annotation(ann, sizes, cat_ids, skips: SkipLog) -> Optional[dict]:
+def _clean_annotation(ann, sizes, cat_ids, seen_ids: set, skips: SkipLog) -> Optional[dict]:
     """A checked copy of one annotation, its box clipped to the image; None (logged) if unusable."""
     if not isinstance(ann, dict) or not all(_is_int(ann.get(k))
                                             for k in ("id", "image_id", "category_id")):
         skips.skip("malformed annotation", f"annotation {str(ann)[:120]}")
         return None
     what = f"annotation {ann['id']} of image {ann['image_id']}"
+    if ann["id"] in seen_ids:  # pycocotools indexes by id: a repeat would hide the first
+        skips.skip("repeated annotation id", what)
+        return None
+    seen_ids.add(ann["id"])
     if ann["image_id"] not in sizes:
         skips.skip("unknown image id", what)
         return None
@@ -124,8 +128,9 @@ def load_coco(ann_file: str, image_dir: Optional[str] = None) -> Tuple[COCO, Dic
         image_dir: the images folder, used to read the size of images the JSON gives none for.
     Returns:
         (pycocotools COCO over the usable annotations, counts of skipped annotations by reason).
-        Each annotation needs integer ids, a known image and category, and a finite box of
-        positive width and height overlapping its image; it is clipped to the image. Others are
+        Each annotation needs integer ids (its own unique), a known image and category, and a
+        finite box of positive width and height overlapping its image; it is clipped to the
+        image. Others are
         skipped and logged (python logging, logger ``centernet_fast.data``). The returned COCO is
         the ground truth to evaluate against, so training and evaluation see the same objects.
     Raises:
@@ -146,8 +151,9 @@ def load_coco(ann_file: str, image_dir: Optional[str] = None) -> Tuple[COCO, Dic
     sizes = _image_sizes(ann_file, images, image_dir)
     cat_ids = {c["id"] for c in categories}
     skips = SkipLog(ann_file)
-    clean = [a for a in (_clean_annotation(ann, sizes, cat_ids, skips) for ann in annotations)
-             if a is not None]
+    seen_ids = set()
+    clean = [a for a in (_clean_annotation(ann, sizes, cat_ids, seen_ids, skips)
+                         for ann in annotations) if a is not None]
     skips.summarize()
     images = [dict(img, height=sizes[img["id"]][0], width=sizes[img["id"]][1]) for img in images]
     coco = COCO()
