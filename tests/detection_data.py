@@ -38,3 +38,8 @@ def iou(a, b):
     inter = ix * iy
     area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
     return inter / (area(a) + area(b) - inter)
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -2,7 +2,6 @@
 
 import contextlib
 import io
-import json
 import logging
 import os
 import re
@@ -15,7 +14,7 @@ from pycocotools.cocoeval import COCOeval
 
 from centernet_fast.data import (IMAGENET_RGB, CocoDetection, DatasetError, collate_detections,
                                  load_coco, transform_boxes)
-from detection_data import DEEPFOREST_DIR, DEEPFOREST_JSON, write_json
+from detection_data import DEEPFOREST_DIR, DEEPFOREST_JSON, read_json, write_json
 
 
 def deepforest(**kwargs):
@@ -23,7 +22,7 @@ def deepforest(**kwargs):
 
 
 def json_boxes(image_id):
-    data = json.load(open(DEEPFOREST_JSON))
+    data = read_json(DEEPFOREST_JSON)
     return torch.tensor([[x, y, x + w, y + h] for a in data["annotations"]
                          if a["image_id"] == image_id for x, y, w, h in [a["bbox"]]])
 

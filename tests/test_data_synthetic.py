@@ -3,7 +3,6 @@
 import contextlib
 import filecmp
 import io
-import json
 import os
 
 import numpy as np
@@ -12,6 +11,7 @@ from pycocotools.coco import COCO
 
 from centernet_fast.data import (SYNTHETIC_CLASSES, CocoDetection, draw_synthetic_image,
                                  write_synthetic_coco)
+from detection_data import read_json
 
 SMALL = dict(num_train=6, num_val=3, image_size=(96, 128))
 
@@ -68,7 +68,7 @@ def test_reuses_a_dataset_written_with_the_same_arguments(synthetic, tmp_path):
     assert write_synthetic_coco(out, seed=1, **SMALL) == first
     assert os.stat(first["train"].ann_file).st_mtime_ns == stamp
     write_synthetic_coco(out, seed=2, **SMALL)
-    assert json.load(open(os.path.join(out, "synthetic.json")))["seed"] == 2
+    assert read_json(os.path.join(out, "synthetic.json"))["seed"] == 2
 
 
 def test_classes_differ_by_shape_not_colour():

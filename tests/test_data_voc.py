@@ -1,6 +1,5 @@
 """Pascal-VOC XML -> COCO conversion: the DeepForest XML files and edge cases."""
 
-import json
 import logging
 import os
 
@@ -8,7 +7,7 @@ import pytest
 from PIL import Image
 
 from centernet_fast.data import DatasetError, load_coco, read_voc_xml, voc_to_coco
-from detection_data import DEEPFOREST_DIR, DEEPFOREST_JSON
+from detection_data import DEEPFOREST_DIR, DEEPFOREST_JSON, read_json
 
 XMLS = [os.path.join(DEEPFOREST_DIR, name) for name in ("OSBS_029.xml", "SOAP_061.xml")]
 
@@ -24,7 +23,7 @@ def test_deepforest_xml_files_convert_to_the_shipped_json(tmp_path):
     assert data["annotations"][0]["bbox"] == [202.0, 66.0, 25.0, 24.0]
     right = max(a["bbox"][0] + a["bbox"][2] for a in data["annotations"])
     assert right == 400.0  # <xmax>400</xmax> reaches the right edge of the 400-pixel image
-    assert json.load(open(out)) == json.load(open(DEEPFOREST_JSON)) == data
+    assert read_json(out) == read_json(DEEPFOREST_JSON) == data
     coco, skipped = load_coco(str(out))
     assert len(coco.getAnnIds()) == 98 and skipped == {}
 
