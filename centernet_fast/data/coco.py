@@ -237,7 +237,11 @@ class CocoDetection(torch.utils.data.Dataset):
         return boxes, labels
 
     def set_epoch(self, epoch: int) -> None:
-        """Chooses the epoch whose random augmentation the training samples draw."""
+        """Chooses the epoch whose random augmentation the training samples draw.
+
+        Call it before iterating the epoch's DataLoader: worker processes take a copy of the
+        dataset when they start, so with ``persistent_workers=True`` a later call misses them.
+        """
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
