@@ -4,6 +4,8 @@ Subcommands:
     info    Print the build: versions, whether the compiled ops are loaded, and which backends
             each op has kernels for. ``--require-cuda`` exits non-zero unless every op has a CUDA
             kernel (used by CI to prove the GPU build).
+    data    ``data synthetic --out DIR`` writes the built-in synthetic COCO dataset;
+            ``data voc2coco XML... --out JSON`` converts Pascal-VOC annotations.
 """
 
 import argparse
@@ -13,6 +15,7 @@ import sys
 import torch
 
 import centernet_fast
+from centernet_fast.data.commands import add_data_commands
 from centernet_fast.ops import extension_available
 
 OP_NAMESPACE = "centernet_fast"
@@ -62,6 +65,7 @@ def main(argv=None) -> int:
     info.add_argument("--require-cuda", action="store_true",
                       help="fail unless every op has a CUDA kernel registered")
     info.set_defaults(func=_info)
+    add_data_commands(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
