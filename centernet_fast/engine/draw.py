@@ -49,7 +49,7 @@ def draw_detections(image: np.ndarray, detections: ImageDetections, class_names:
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         tag_w, tag_h = right - left + 4, bottom - top + 4
         # Above the box where there is room, else inside its top edge.
-        tx = round(x1)
+        tx = max(0, min(round(x1), picture.width - tag_w))  # kept inside the picture
         ty = round(y1) - tag_h if round(y1) >= tag_h else round(y1)
         draw.rectangle([tx, ty, tx + tag_w - 1, ty + tag_h - 1], fill=color)
         draw.text((tx + 2 - left, ty + 2 - top), text, fill=(255, 255, 255), font=font)
