@@ -83,6 +83,7 @@ class PooledModel(nn.Module):
 
     def forward(self, images):
         p = F.avg_pool2d(images, 4)
-        last = {"hm": self.scale * p[:, :2], "wh": 4 + 2 * p[:, 1:3], "reg": torch.sigmoid(p[:, :2])}
+        last = {"hm": self.scale * p[:, :2], "wh": 4 + 2 * p[:, 1:3],
+                "reg": torch.sigmoid(p[:, :2])}
         first = {k: torch.zeros_like(v) for k, v in last.items()}
         return [first, last]

@@ -125,7 +125,8 @@ def test_flip_test_equals_hand_computation():
     # One hand-checked row: its score is the mean of the two passes' probabilities.
     b, c = 0, int(got[0, 0, 5])
     y, x = int(got[0, 0, 1] + got[0, 0, 3]) // 2, int(got[0, 0, 0] + got[0, 0, 2]) // 2
-    score = (torch.sigmoid(plain["hm"][b, c, y, x]) + torch.sigmoid(mirrored["hm"][b, c, y, -1 - x])) / 2
+    score = (torch.sigmoid(plain["hm"][b, c, y, x])
+             + torch.sigmoid(mirrored["hm"][b, c, y, -1 - x])) / 2
     assert float(got[0, 0, 4]) == pytest.approx(float(score), abs=1e-6)
     assert not torch.allclose(got, without)  # the mirrored pass changes the result
 
@@ -144,7 +145,7 @@ def test_evaluate_restores_each_module_mode():
 
 def test_bad_input_is_refused_clearly():
     ds = deepforest(input_size=128)
-    with pytest.raises(ValueError, match=r"test-mode dataset: CocoDetection\(\.\.\., train=False\)"):
+    with pytest.raises(ValueError, match=r"CocoDetection\(\.\.\., train=False\)"):
         evaluate(GroundTruthModel(ds), deepforest(train=True, input_size=128), device="cpu")
     with pytest.raises(TypeError, match="needs a CocoDetection"):
         evaluate(GroundTruthModel(ds), [ds[0]], device="cpu")

@@ -10,6 +10,7 @@ an original model-zoo ``.pth`` needs ``--arch`` (its heads are read off the weig
 import argparse
 import json
 import logging
+import os
 import sys
 
 import torch
@@ -84,7 +85,8 @@ def _eval(args) -> int:
                        amp_dtype=AMP_DTYPES[args.amp], out_dir=args.out,
                        progress=sys.stderr.isatty())
     print(json.dumps(metrics, indent=2))
-    print(f"wrote {args.out}/detections.json and {args.out}/metrics.json", file=sys.stderr)
+    print(f"wrote {os.path.join(args.out, 'detections.json')} and "
+          f"{os.path.join(args.out, 'metrics.json')}", file=sys.stderr)
     return 0
 
 
@@ -97,8 +99,8 @@ def _predict(args) -> int:
                       flip_test=args.flip_test, amp_dtype=AMP_DTYPES[args.amp])
     for record in records:
         print(f"{record['file_name']}: {len(record['detections'])} detections -> "
-              f"{args.out}/{record['picture']}")
-    print(f"wrote {args.out}/detections.json", file=sys.stderr)
+              f"{os.path.join(args.out, record['picture'])}")
+    print(f"wrote {os.path.join(args.out, 'detections.json')}", file=sys.stderr)
     return 0
 
 
@@ -109,7 +111,8 @@ def add_eval_commands(subparsers) -> None:
     ev.add_argument("--data", nargs=2, required=True, metavar=("IMAGES_DIR", "ANN_JSON"),
                     help="the images folder and the instances JSON")
     _add_model_arguments(ev)
-    ev.add_argument("--out", default="eval", help="folder for detections.json and metrics.json (./eval)")
+    ev.add_argument("--out", default="eval",
+                    help="folder for detections.json and metrics.json (./eval)")
     ev.add_argument("--batch-size", type=int, default=8, help="images per forward pass (8)")
     ev.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (2)")
     ev.set_defaults(func=lambda args: _run(_eval, args))

@@ -148,7 +148,7 @@ def load_model_for_inference(checkpoint: Union[str, os.PathLike], device="cpu", 
     model = create_model(arch, heads, head_conv)
     load_original_checkpoint(model, raw)
     model.to(device).eval()
-    size = input_size if input_size is not None else config.get("input_size", DEFAULT_INPUT_SIZE)
+    size = input_size if input_size is not None else config.get("input_size") or DEFAULT_INPUT_SIZE
     info = InferenceConfig(
         arch=arch, heads=heads, head_conv=head_conv, input_size=as_size(size),
         class_names=_class_names(class_names if class_names is not None
