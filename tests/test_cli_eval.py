@@ -1,6 +1,7 @@
 """``centernet-fast eval`` and ``centernet-fast predict`` end to end on tiny data: a random
 res_18 at 64 x 64 on two synthetic validation images."""
 
+import dataclasses
 import json
 import os
 
@@ -8,8 +9,9 @@ import pytest
 import torch
 
 from centernet_fast import cli
-from centernet_fast.data import SYNTHETIC_CLASSES, write_synthetic_coco
+from centernet_fast.data import COCO_BGR, IMAGENET_RGB, SYNTHETIC_CLASSES, write_synthetic_coco
 from centernet_fast.engine import METRIC_NAMES, load_model_for_inference
+from centernet_fast.engine.loading import normalization_from_config
 from centernet_fast.models import CheckpointError, create_model
 from detection_data import read_json
 
@@ -122,3 +124,12 @@ def test_errors_name_what_is_wrong(setup, tmp_path, capsys):
     assert cli.main(["predict", split.image_dir, "--checkpoint", checkpoint, "--arch",
                      "dla_34"]) == 1
     assert "holds a res_18 model, not dla_34" in capsys.readouterr().err
+
+
+def test_normalization_from_config_forms():
+    assert normalization_from_config(None) is COCO_BGR
+    assert normalization_from_config("ImageNet_RGB") is IMAGENET_RGB
+    assert normalization_from_config(IMAGENET_RGB) is IMAGENET_RGB
+    assert normalization_from_config(dataclasses.asdict(IMAGENET_RGB)) == IMAGENET_RGB
+    with pytest.raises(ValueError, match="unknown normalization 'lab'"):
+        normalization_from_config("lab")
