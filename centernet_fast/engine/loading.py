@@ -20,7 +20,7 @@ from centernet_fast.data.affine import as_size
 from centernet_fast.engine.coco_classes import COCO_CLASS_NAMES
 from centernet_fast.models import CheckpointError, create_model, load_original_checkpoint
 # The models' reader: file checks and the errors that name the file, shared with their loaders.
-from centernet_fast.models.checkpoint import _read as read_checkpoint_file
+from centernet_fast.models.checkpoint import read_checkpoint
 from centernet_fast.models.checkpoint import read_state_dict
 
 DEFAULT_INPUT_SIZE = 512
@@ -128,7 +128,7 @@ def load_model_for_inference(checkpoint: Union[str, os.PathLike], device="cpu", 
             the checkpoint.
     """
     path = os.fspath(checkpoint)
-    raw = read_checkpoint_file(path)
+    raw = read_checkpoint(path)
     config = raw.get("config") if isinstance(raw, Mapping) else None
     if config is not None:
         if not isinstance(config, Mapping) or "arch" not in config or "heads" not in config:

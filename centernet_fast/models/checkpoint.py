@@ -40,7 +40,7 @@ def read_state_dict(path_or_state_dict: PathOrStateDict, what: str = "checkpoint
     """The ``{key: tensor}`` state_dict of a file path (read with ``weights_only=True`` onto the
     CPU) or a mapping; a dict with a ``"state_dict"`` entry (the model-zoo format) gives that
     entry. Raises ``CheckpointError`` when it is not a mapping of str to tensors."""
-    state = _read(path_or_state_dict, what)
+    state = read_checkpoint(path_or_state_dict, what)
     if isinstance(state, Mapping) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, Mapping):
@@ -53,7 +53,11 @@ def read_state_dict(path_or_state_dict: PathOrStateDict, what: str = "checkpoint
     return dict(state)
 
 
-def _read(path_or_state_dict: PathOrStateDict, what: str = "checkpoint") -> Any:
+def read_checkpoint(path_or_state_dict: PathOrStateDict, what: str = "checkpoint") -> Any:
+    """The object a ``torch.save`` file holds (read onto the CPU with ``weights_only=True``:
+    tensors and plain containers only, no code), or ``path_or_state_dict`` itself when it is not
+    a path. A missing file raises ``FileNotFoundError``, an unreadable one ``CheckpointError``;
+    ``what`` names the file's role in both messages."""
     if not isinstance(path_or_state_dict, (str, os.PathLike)):
         return path_or_state_dict
     path = os.fspath(path_or_state_dict)
@@ -115,7 +119,7 @@ def load_original_checkpoint(model: nn.Module, path_or_state_dict: PathOrStateDi
         CheckpointError: missing or unexpected keys, or shape mismatches (all of them listed);
             the model is left unchanged.
     """
-    raw = _read(path_or_state_dict)
+    raw = read_checkpoint(path_or_state_dict)
     extras = ({k: v for k, v in raw.items() if k != "state_dict"}
               if isinstance(raw, Mapping) and "state_dict" in raw else {})
     state = read_state_dict(raw)
