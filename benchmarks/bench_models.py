@@ -18,15 +18,19 @@ channels_last). Inputs: 3 sets of random images (and boxes) handed out in turn.
 
 Sizes: 512 x 512, throughput batch 32 on CUDA (the targets of the models issue: <= 4 ms / 2 ms
 dla_34 / resdcn_18 latency and >= 400 img/s dla_34 training on an H100). On a CPU the defaults
-are scaled so that the file finishes in minutes on 2 cores: 256 x 256, batch 4, float32 only
-(CPU bfloat16 has no fast matrix units on the machines at hand), and no torch.compile (inductor
-took 93 s to compile resdcn_18's forward + decode alone on the 2-core development machine, and
-minutes more per training graph; enable it with the variable below where cores are plenty).
+are scaled so that the file finishes in minutes on 2 cores: 256 x 256, batch 4; bfloat16 only
+on a CPU with native bfloat16 arithmetic (avx512_bf16 or AMX in /proc/cpuinfo: there the bf16
+training step measured 1.3-1.6x faster than float32 on the 2-core development machine; emulated
+elsewhere, it would only add minutes); and no torch.compile: on that machine (busy at the time)
+inductor took 93 s / 127 s to compile the forward + decode of resdcn_18 / dla_34 at 256 x 256 and
+290 s / 571 s for their training graphs, longer than the rest of the CPU file, and the busy
+machine could not resolve the steady-state difference. Enable it below where cores are plenty.
 Environment variables (defaults CUDA / CPU):
     CENTERNET_FAST_BENCH_MODEL_SIZE        input side, 512 / 256 (a multiple of 32)
     CENTERNET_FAST_BENCH_MODEL_BATCH       throughput batch, 32 / 4
     CENTERNET_FAST_BENCH_MODEL_ARCHS       dla_34,resdcn_18
-    CENTERNET_FAST_BENCH_MODEL_PRECISIONS  float32,bf16-channels_last / float32
+    CENTERNET_FAST_BENCH_MODEL_PRECISIONS  float32,bf16-channels_last / the same with native
+                                           bfloat16, else float32
     CENTERNET_FAST_BENCH_MODEL_COMPILE     1 / 0
     CENTERNET_FAST_BENCH_COMPILE_MODE      torch.compile mode, "default" (e.g. reduce-overhead)
     CENTERNET_FAST_BENCH_MODEL_ROUNDS      timed rounds, 50 latency and 20 otherwise / 5
@@ -57,7 +61,18 @@ def setting(name, cuda_default, cpu_default, device):
     return os.environ.get(ENV + name, cuda_default if device == "cuda" else cpu_default)
 
 
+def cpu_has_bf16():
+    """Whether the CPU computes bfloat16 natively (Linux flags; False where unknown)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
 ARCHS = os.environ.get(ENV + "MODEL_ARCHS", "dla_34,resdcn_18").split(",")
+CPU_PRECISIONS = ",".join(PRECISIONS) if cpu_has_bf16() else "float32"
 _FLOPS = {}  # case -> FLOPs counted on the fused eager call, shared with fused_compiled
 
 
@@ -103,7 +118,7 @@ def prepare(case, impl, benchmark):
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("arch", ARCHS)
 def test_model(benchmark, device, arch, task, precision, impl):
-    if precision not in setting("MODEL_PRECISIONS", ",".join(PRECISIONS), "float32",
+    if precision not in setting("MODEL_PRECISIONS", ",".join(PRECISIONS), CPU_PRECISIONS,
                                 device).split(","):
         pytest.skip(f"{precision} is off on {device} (CENTERNET_FAST_BENCH_MODEL_PRECISIONS)")
     if impl == "fused_compiled" and setting("MODEL_COMPILE", "1", "0", device) != "1":
