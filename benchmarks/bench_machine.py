@@ -7,7 +7,8 @@ Group ``machine <device>``:
     matmul float32    an n x n float32 matrix product (n = 8192 on CUDA, 2048 on a CPU):
                       peak rate = 2 n^3 / median, with the session's TF32 settings (recorded in
                       the machine info; torch's default leaves float32 matmuls in full float32).
-    matmul bfloat16   the same in bfloat16, on CUDA only (the rate of the bfloat16 cases).
+    matmul bfloat16   the same in bfloat16 (the rate of the bfloat16 cases), on CUDA and on a
+                      CPU with native bfloat16 (floors.cpu_has_bf16).
 The report divides each case's ``floor_bytes`` and ``floor_flops`` (floors.py) by these rates.
 Measured, not taken from a data sheet, so that a floor is what this machine reaches with a
 plain PyTorch call; a kernel can therefore get slightly past 100% of it.
@@ -16,6 +17,7 @@ plain PyTorch call; a kernel can therefore get slightly past 100% of it.
 import pytest
 import torch
 
+from floors import cpu_has_bf16
 from timing import measure
 
 CASES = ["copy", "matmul float32", "matmul bfloat16"]
@@ -39,8 +41,8 @@ def matmul_case(device, dtype):
 
 @pytest.mark.parametrize("case", CASES)
 def test_machine(benchmark, device, case):
-    if case == "matmul bfloat16" and device != "cuda":
-        pytest.skip("bfloat16 cases are benchmarked on CUDA only")
+    if case == "matmul bfloat16" and device == "cpu" and not cpu_has_bf16():
+        pytest.skip("this CPU has no native bfloat16 (no bfloat16 cases run on it)")
     if case == "copy":
         fn, arg_sets, amount = copy_case(device)
     else:

@@ -45,7 +45,7 @@ import os
 import pytest
 import torch
 
-from floors import count_flops, floor_info
+from floors import count_flops, cpu_has_bf16, floor_info
 from model_workloads import Case, workload
 from profiling import top_ops
 from reference_ops import reference_ops
@@ -59,16 +59,6 @@ ENV = "CENTERNET_FAST_BENCH_"
 
 def setting(name, cuda_default, cpu_default, device):
     return os.environ.get(ENV + name, cuda_default if device == "cuda" else cpu_default)
-
-
-def cpu_has_bf16():
-    """Whether the CPU computes bfloat16 natively (Linux flags; False where unknown)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(f.read().split())
-    except OSError:
-        return False
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 ARCHS = os.environ.get(ENV + "MODEL_ARCHS", "dla_34,resdcn_18").split(",")

@@ -13,6 +13,17 @@ from torch.utils.flop_counter import FlopCounterMode
 FLOAT32 = 4
 
 
+def cpu_has_bf16():
+    """Whether the CPU computes bfloat16 natively (Linux flags; False where unknown): where it
+    does not, bfloat16 cases are left out of the CPU runs (emulated, they only take time)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
 def floor_info(floor_bytes=None, floor_flops=None, dtype="float32"):
     """The ``extra_info`` entries of a case's floor."""
     info = {"floor_dtype": dtype}

@@ -35,7 +35,9 @@ def autocast(case):
 
 
 def memory_format(case):
-    return torch.channels_last if case.precision.endswith("channels_last") else torch.contiguous_format
+    if case.precision.endswith("channels_last"):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def build_model(case):
