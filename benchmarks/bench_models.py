@@ -33,7 +33,8 @@ Environment variables (defaults CUDA / CPU):
                                            bfloat16, else float32
     CENTERNET_FAST_BENCH_MODEL_COMPILE     1 / 0
     CENTERNET_FAST_BENCH_COMPILE_MODE      torch.compile mode, "default" (e.g. reduce-overhead)
-    CENTERNET_FAST_BENCH_MODEL_ROUNDS      timed rounds, 50 latency and 20 otherwise / 5
+    CENTERNET_FAST_BENCH_MODEL_ROUNDS      timed rounds, 50 latency and 20 otherwise (half for
+                                           the reference) / 5
 
 The floor: the FLOPs of the matrix products and convolutions of one call (floors.count_flops on
 the fused eager warm-up call: convolutions, heads, transposed convolutions and the DCN products,
@@ -41,6 +42,7 @@ forward and, for training, backward) over the machine's matmul rate in the case'
 """
 
 import os
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -72,13 +74,17 @@ def make_case(arch, task, device, precision):
     return Case(arch, task, device, precision, batch, size)
 
 
-def rounds(case):
+def rounds(case, impl):
+    """(timed, warm-up) rounds; on CUDA the reference gets half: its batch-32 steps take up to
+    seconds each, and the GPU run has to fit in few calls of a lent machine."""
     default = (50 if case.task == "latency" else 20) if case.device == "cuda" else 5
+    if case.device == "cuda" and impl == "reference":
+        default //= 2
     timed = int(os.environ.get(ENV + "MODEL_ROUNDS", default))
     return timed, max(1, min(timed // 5, 5))
 
 
-def compiler(case):
+def compiler():
     mode = os.environ.get(ENV + "COMPILE_MODE", "default")
     return mode, lambda fn: torch.compile(fn, fullgraph=True, mode=mode)
 
@@ -88,7 +94,7 @@ def prepare(case, impl, benchmark):
     compiles (fused_compiled) or checks that the reference swap reached every call site."""
     info = benchmark.extra_info
     if impl == "fused_compiled":
-        mode, compile_fn = compiler(case)
+        mode, compile_fn = compiler()
         fn, arg_sets, _ = workload(case, compile_fn)
         info.update(compile_mode=mode,
                     compile_seconds=round(wall_seconds(fn, *arg_sets[0], device=case.device), 1))
@@ -136,9 +142,6 @@ def run(benchmark, case, impl):
         benchmark.extra_info.update(floor_info(floor_flops=_FLOPS[case], dtype=dtype))
     if impl.startswith("fused"):
         benchmark.extra_info["top_ops"] = top_ops(fn, arg_sets[0], device)
-    timed, warmup = rounds(case)
-    if impl == "reference":
-        with reference_ops():
-            measure(benchmark, fn, arg_sets, device, rounds=timed, warmup_rounds=warmup)
-    else:
+    timed, warmup = rounds(case, impl)
+    with reference_ops() if impl == "reference" else nullcontext():
         measure(benchmark, fn, arg_sets, device, rounds=timed, warmup_rounds=warmup)

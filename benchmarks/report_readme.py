@@ -30,6 +30,18 @@ batch 4, bfloat16 only where the CPU has it natively, no torch.compile by defaul
 finishes in minutes on 2 cores).
 `python benchmarks/report.py RUN.json --out RUN.md` writes one run's tables alone.
 
+On a lent GPU machine, whose calls last at most 10 minutes, split the run and give each part its
+own NAME; every part keeps the `machine` group, whose rates its floors need (the report reads
+any number of runs):
+
+```sh
+python -m pytest benchmarks -q -k "cuda and not test_model" --benchmark-json=$OUT/h100-ops.json
+python -m pytest benchmarks -q -k "cuda and (machine or test_model)" --benchmark-json=$OUT/h100-models.json
+```
+
+(with `CENTERNET_FAST_BENCH_MODEL_ARCHS=dla_34`, then `resdcn_18`, where the models' compile
+times do not fit one call).
+
 How the numbers are taken: medians of pytest-benchmark's pedantic rounds after warm-up rounds;
 on CUDA each round is timed by CUDA events around the call (`benchmarks/timing.py`); inputs are
 random, the same for every implementation of a case, and rotate over three sets so that no

@@ -249,10 +249,16 @@ def test_readme_has_the_runs_targets_charts_and_tables(tmp_path):
     assert "not measured in these runs" in text  # the CPU and model-latency targets
 
 
-def test_report_renders_the_committed_results():
+def test_committed_readme_is_the_report_of_the_committed_results():
+    """benchmarks/README.md is regenerated whenever results/ changes (the charts are compared
+    by name only: they need matplotlib)."""
     paths = sorted((BENCHMARKS / "results").glob("*.json"))
     assert paths
     for path in paths:
         assert render(*load(path)).startswith("Machine:")
-    text = render_readme([load_run(p) for p in paths], {}, BENCHMARKS)
+    charts = {p.stem: p for p in (BENCHMARKS / "charts").glob("*.png")}
+    text = render_readme([load_run(p) for p in paths], charts, BENCHMARKS)
     assert text.startswith("# Benchmarks") and "## deform_conv2d" in text
+    assert (BENCHMARKS / "README.md").read_text() == text + "\n", (
+        "run: python benchmarks/report.py benchmarks/results/*.json "
+        "--readme benchmarks/README.md")
