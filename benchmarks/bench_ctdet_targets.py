@@ -62,7 +62,8 @@ def test_ctdet_targets(benchmark, device, num_objects, impl):
                 for seed in range(ROTATION)]
     # hm written once; wh and reg float32 pairs, ind int64 and reg_mask uint8 per slot.
     written = BATCH * CLASSES * SIZE[0] * SIZE[1] * FLOAT32 + BATCH * MAX_OBJS * 25
-    benchmark.group = f"ctdet_targets {device} B={BATCH} C={CLASSES} {SIZE[0]}x{SIZE[1]} objects={num_objects}"
+    benchmark.group = (f"ctdet_targets {device} B={BATCH} C={CLASSES} {SIZE[0]}x{SIZE[1]} "
+                       f"objects={num_objects}")
     benchmark.extra_info.update(op="ctdet_targets", impl=impl, device=device, objects=num_objects,
                                 **floor_info(floor_bytes=written))
     if impl == "fused":

@@ -91,30 +91,41 @@ def _context(bench, anchor=None, floor=None):
             "floor": floor.seconds if floor else None, "top_ops": info.get("top_ops")}
 
 
+def _summary_contexts(target, run, impl, anchor):
+    found = []
+    for name, impls in run.summaries.items():
+        if impl not in impls or (anchor is not None and anchor not in impls):
+            continue
+        if matches(target, impls[impl][0]["extra_info"]):
+            totals = summary_totals(impls, run.rates)
+            # The profile of the layer shape that costs the most, as the miss's likely cause.
+            slowest = max(impls[impl],
+                          key=lambda b: b["stats"]["median"] * b["extra_info"]["layers"])
+            _, time, peak, floor = totals[impl]
+            found.append((name, {"time": time, "peak": peak, "floor": floor,
+                                 "anchor_time": totals[anchor][1] if anchor else None,
+                                 "anchor_peak": totals[anchor][2] if anchor else None,
+                                 "top_ops": slowest["extra_info"].get("top_ops")}))
+    return found
+
+
 def contexts(target, run):
     """[(case label, context)] of a target in one run."""
-    impl, anchor = target.get("impl", "fused"), target.get("anchor")
-    over = target.get("over", "each")
+    anchor, over = target.get("anchor"), target.get("over", "each")
     if over == "summary":
-        found = []
-        for name, impls in run.summaries.items():
-            if impl in impls and matches(target, impls[impl][0]["extra_info"]) and (
-                    anchor is None or anchor in impls):
-                totals = summary_totals(impls, run.rates)
-                slowest = max(impls[impl], key=lambda b: b["stats"]["median"])
-                ctx = {"time": totals[impl][1], "peak": totals[impl][2], "floor": totals[impl][3],
-                       "anchor_time": totals[anchor][1] if anchor else None,
-                       "anchor_peak": totals[anchor][2] if anchor else None,
-                       "top_ops": slowest["extra_info"].get("top_ops")}
-                found.append((name, ctx))
-        return found
-    found = [(f"{group} ({name})" if over == "best" else group,
-              _context(bench, impls.get(anchor), case_floor(impls, run.rates)))
-             for group, impls in run.groups.items()
-             for name, bench in impls.items()
-             if name in (target.get("impls", ["fused", "fused_compiled"]) if over == "best"
-                         else [impl])
-             and matches(target, bench["extra_info"]) and (anchor is None or anchor in impls)]
+        return _summary_contexts(target, run, target.get("impl", "fused"), anchor)
+    candidates = (target.get("impls", ["fused", "fused_compiled"]) if over == "best"
+                  else [target.get("impl", "fused")])
+    found = []
+    for group, impls in run.groups.items():
+        if anchor is not None and anchor not in impls:
+            continue
+        for name in candidates:
+            bench = impls.get(name)
+            if bench is not None and matches(target, bench["extra_info"]):
+                label = f"{group} ({name})" if over == "best" else group
+                found.append((label, _context(bench, impls.get(anchor),
+                                              case_floor(impls, run.rates))))
     if over == "best" and found:
         value_of = KINDS[target["kind"]][0]
         pick = max if "min" in target else min
