@@ -14,7 +14,8 @@ peaks drawn by ctdet_targets for 20 objects per image.
 The floor: the heatmap must be read once, B * 80 * 128 * 128 float32 = 5.2 MB at batch 1 and
 167.8 MB at batch 32 (1.6 us and 50 us at an H100's 3.35 TB/s; at batch 1 the launch latency of a
 few microseconds dominates). Everything else is K rows: gathers of wh/reg (B * K * 16 bytes) and
-the output (B * K * 24 bytes), negligible.
+the output (B * K * 24 bytes), negligible. Each benchmark declares the sum as ``floor_bytes``;
+inputs rotate over 3 seeded sets, so that at batch 1 the heatmap is not still in the GPU's L2.
 """
 
 import functools
@@ -25,9 +26,12 @@ import torch
 from centernet_fast import ops
 from centernet_fast.ops import original
 
-from timing import synchronized
+from floors import FLOAT32, floor_info
+from profiling import top_ops
+from timing import measure, synchronized
 
 CLASSES, SIZE, K, OBJECTS = 80, (128, 128), 100, 20
+ROTATION = 3
 BATCHES = [1, 32]
 IMPLS = ["fused", "original", "original_compiled", "read_floor"]
 
@@ -64,11 +68,14 @@ def call(impl, heat, wh, reg):
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("batch", BATCHES)
 def test_ctdet_decode(benchmark, device, batch, impl):
-    heat, wh, reg = network_outputs(batch, device)
-    fn = synchronized(call, device)
-    fn(impl, heat, wh, reg)  # compiles original_compiled outside the timed region
+    arg_sets = [(impl, *network_outputs(batch, device, seed)) for seed in range(ROTATION)]
+    synchronized(call, device)(*arg_sets[0])  # compiles original_compiled outside the timing
+    heat_bytes = arg_sets[0][1].numel() * FLOAT32
     benchmark.group = f"ctdet_decode {device} B={batch} C={CLASSES} {SIZE[0]}x{SIZE[1]} K={K}"
-    benchmark.extra_info.update(op="ctdet_decode", impl=impl, device=device, batch=batch)
+    benchmark.extra_info.update(op="ctdet_decode", impl=impl, device=device, batch=batch,
+                                **floor_info(floor_bytes=heat_bytes + batch * K * 40))
+    if impl == "fused":
+        benchmark.extra_info["top_ops"] = top_ops(call, arg_sets[0], device)
     slow = impl == "original" and device == "cpu" and batch > 1
-    benchmark.pedantic(fn, args=(impl, heat, wh, reg), rounds=7 if slow else 31,
-                       warmup_rounds=1 if slow else 3)
+    measure(benchmark, call, arg_sets, device, rounds=7 if slow else 31,
+            warmup_rounds=1 if slow else 3)

@@ -12,7 +12,8 @@ Batch 32, 80 classes, 128 x 128 output map, the same random boxes for every impl
 
 The floor: the heatmap alone is 32 * 80 * 128 * 128 float32 = 167.8 MB that must be written once
 (about 50 us at an H100's 3.35 TB/s); zero_fill measures it on the machine at hand. The other
-outputs are 32 * 128 * 21 bytes, negligible.
+outputs are 32 * 128 * 25 bytes, negligible. Each benchmark declares the sum as
+``floor_bytes``; the boxes rotate over 3 seeded sets.
 """
 
 import pytest
@@ -21,9 +22,12 @@ import torch
 from centernet_fast import ops
 from centernet_fast.ops import original, reference
 
-from timing import synchronized
+from floors import FLOAT32, floor_info
+from profiling import top_ops
+from timing import measure
 
 BATCH, CLASSES, SIZE = 32, 80, (128, 128)
+MAX_OBJS, ROTATION = 128, 3
 OBJECTS_PER_IMAGE = [1, 16, 128]
 IMPLS = ["fused", "numpy_loop", "torch_loop", "zero_fill"]
 
@@ -54,10 +58,16 @@ def call(impl, boxes, labels):
 def test_ctdet_targets(benchmark, device, num_objects, impl):
     if impl == "numpy_loop" and device != "cpu":
         pytest.skip("the numpy path runs on the CPU only")
-    boxes, labels = random_boxes(num_objects)
-    boxes, labels = boxes.to(device), labels.to(device)
-    benchmark.group = f"ctdet_targets {device} B={BATCH} C={CLASSES} {SIZE[0]}x{SIZE[1]} objects={num_objects}"
-    benchmark.extra_info.update(op="ctdet_targets", impl=impl, device=device, objects=num_objects)
+    arg_sets = [(impl, *(t.to(device) for t in random_boxes(num_objects, seed)))
+                for seed in range(ROTATION)]
+    # hm written once; wh and reg float32 pairs, ind int64 and reg_mask uint8 per slot.
+    written = BATCH * CLASSES * SIZE[0] * SIZE[1] * FLOAT32 + BATCH * MAX_OBJS * 25
+    benchmark.group = (f"ctdet_targets {device} B={BATCH} C={CLASSES} {SIZE[0]}x{SIZE[1]} "
+                       f"objects={num_objects}")
+    benchmark.extra_info.update(op="ctdet_targets", impl=impl, device=device, objects=num_objects,
+                                **floor_info(floor_bytes=written))
+    if impl == "fused":
+        benchmark.extra_info["top_ops"] = top_ops(call, arg_sets[0], device)
     slow = impl in ("numpy_loop", "torch_loop")
-    benchmark.pedantic(synchronized(call, device), args=(impl, boxes, labels),
-                       rounds=11 if slow else 31, warmup_rounds=1 if slow else 3)
+    measure(benchmark, call, arg_sets, device, rounds=11 if slow else 31,
+            warmup_rounds=1 if slow else 3)

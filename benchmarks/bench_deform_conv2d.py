@@ -26,7 +26,10 @@ scratch above the call's inputs and results, measured in one extra untimed call.
 
 The floor in FLOPs per layer: 2 * B * C_out * C_in * 9 * H * W for the forward matrix product
 and twice that in the backward; summed over the 16 layers at batch 1 that is 14.2 GFLOP forward
-and 42.6 GFLOP forward + backward (454 / 1363 GFLOP at batch 32).
+and 42.6 GFLOP forward + backward (454 / 1363 GFLOP at batch 32). In bytes: the forward reads
+input, offset, mask and weight and writes the output once; the backward reads them and the output
+gradient again and writes their gradients. Each benchmark declares both (``floor_flops`` in the
+case's precision, ``floor_bytes``); inputs rotate over 3 seeded sets.
 """
 
 import json
@@ -41,8 +44,10 @@ import torch
 from centernet_fast import ops
 from centernet_fast.ops import reference
 
+from floors import FLOAT32, deform_conv2d_flops, floor_info
 from memory import transient_peak_bytes
-from timing import synchronized
+from profiling import top_ops
+from timing import measure, synchronized
 
 try:
     import torchvision.ops
@@ -53,6 +58,7 @@ MANIFEST = Path(__file__).parents[1] / "tests/data/centernet_original/ctdet_dla_
 IMPLS = ["fused", "torchvision", "reference"]
 PASSES = ["fwd", "fwd+bwd"]
 PRECISIONS = ["float32", "autocast-bf16"]
+ROTATION = 3
 
 
 def dla34_layers():
@@ -62,6 +68,19 @@ def dla34_layers():
     assert sum(counts.values()) == 16 and all(
         l["kernel_size"] == [3, 3] and l["stride"] == 1 and l["padding"] == 1 for l in layers)
     return sorted(counts.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1]))
+
+
+def floor(shape, batch, backward, precision):
+    """The case's floor_info: FLOPs of the matrix products, bytes of the tensors in and out."""
+    c_in, c_out, size = shape
+    pixels, weights = size * size, c_out * c_in * 9
+    inputs_ = batch * pixels * (c_in + 27) + weights + c_out  # input, offset + mask, weight, bias
+    moved = inputs_ + batch * pixels * c_out  # + output
+    if backward:
+        moved += batch * pixels * c_out + 2 * inputs_  # output gradient; inputs again, gradients
+    flops = deform_conv2d_flops(batch, c_in, c_out, size, size) * (3 if backward else 1)
+    return floor_info(floor_bytes=moved * FLOAT32, floor_flops=flops,
+                      dtype="bfloat16" if precision == "autocast-bf16" else "float32")
 
 
 LAYERS = dla34_layers()
@@ -128,13 +147,17 @@ def test_deform_conv2d(benchmark, device, pass_, precision, layer, impl):
     batch = batch_size(device)
     benchmark.group = (f"deform_conv2d {pass_} {device} {precision} "
                        f"{batch}x{c_in}->{c_out}@{size}x{size}")
-    args = inputs((c_in, c_out, size), batch, device)
-    fn = synchronized(implementation(impl, pass_ == "fwd+bwd", device, precision), device)
-    fn(*args)  # warm-up outside the memory measurement (lazy init, allocator pools)
+    arg_sets = [inputs((c_in, c_out, size), batch, device, seed) for seed in range(ROTATION)]
+    backward = pass_ == "fwd+bwd"
+    fn = implementation(impl, backward, device, precision)
+    synchronized(fn, device)(*arg_sets[0])  # warm-up outside the memory measurement
     benchmark.extra_info.update(
         op="deform_conv2d", impl=impl, device=device, pass_=pass_, precision=precision,
         layers=count, summary=f"deform_conv2d {pass_} {device} {precision} batch {batch}: "
                               f"the 16 DLA-34 DCN layers",
-        transient_peak_bytes=transient_peak_bytes(fn, args, device))
+        transient_peak_bytes=transient_peak_bytes(synchronized(fn, device), arg_sets[0], device),
+        **floor((c_in, c_out, size), batch, backward, precision))
+    if impl == "fused":
+        benchmark.extra_info["top_ops"] = top_ops(fn, arg_sets[0], device)
     slow = device == "cpu" and impl != "fused"
-    benchmark.pedantic(fn, args=args, rounds=5 if slow else 11, warmup_rounds=1)
+    measure(benchmark, fn, arg_sets, device, rounds=5 if slow else 11, warmup_rounds=1)

@@ -1,105 +1,87 @@
-"""Turns a pytest-benchmark JSON file into a Markdown table of medians and speed-up ratios.
+"""Turns pytest-benchmark JSON runs into Markdown: one run's tables, or benchmarks/README.md.
 
-    python benchmarks/report.py results.json [--out report.md]
+    python benchmarks/report.py RUN.json [--out RUN.md]
+    python benchmarks/report.py benchmarks/results/*.json --readme benchmarks/README.md
 
 Every group is one case measured side by side in one run; each row's ratio is its median divided
-by the fused op's median in the same group (> 1: the fused op is that many times faster).
-Benchmarks that record ``transient_peak_bytes`` get a peak-scratch column. Benchmarks that record
-``summary`` and ``layers`` (one shape standing for that many layers of a model) are also summed per
-summary, each median weighted by its layer count, into a table at the top.
+by the fused op's median in the same group (> 1: the fused op is that many times faster). Rows
+show img/s, the fraction of the case's floor and the peak scratch where the benchmarks record
+what these need (report_tables.py). Benchmarks that record ``summary`` and ``layers`` are also
+summed per summary, each median weighted by its layer count. The targets of the op and model
+issues (targets.json) are checked and a miss says by how much (report_targets.py).
+``--readme`` writes the README of all the runs given, with one PNG chart per op family in
+``charts/`` next to it (report_readme.py, report_charts.py).
 """
 
 import argparse
-import json
-import re
-from collections import defaultdict
+from pathlib import Path
 
-MIB = 2.0 ** 20
+from report_data import Run, load, load_run
+from report_floors import machine_rates, si
+from report_tables import render_group, render_summaries
+from report_targets import evaluate, load_targets, render_targets
 
-
-def load(path):
-    """(machine_info, {group: {impl: bench}}, {summary: {impl: [bench, ...]}})."""
-    with open(path) as f:
-        data = json.load(f)
-    groups, summaries = defaultdict(dict), defaultdict(lambda: defaultdict(list))
-    for bench in data["benchmarks"]:
-        info = bench["extra_info"]
-        groups[bench["group"]][info["impl"]] = bench
-        if "summary" in info:
-            summaries[info["summary"]][info["impl"]].append(bench)
-    ordered = dict(sorted(groups.items(), key=lambda kv: natural_key(kv[0])))
-    return data["machine_info"], ordered, dict(summaries)
+MACHINE = "machine"
 
 
-def natural_key(text):
-    """Sorts "objects=16" before "objects=128"."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+def machine_line(machine):
+    gpu = machine.get("gpu") or "none"
+    return (f"Machine: {machine.get('cpu', {}).get('brand_raw', '?')}, "
+            f"{machine.get('torch_threads', '?')} torch threads; GPU: {gpu}; "
+            f"torch {machine.get('torch')} (CUDA {machine.get('torch_cuda')})")
 
 
-def ratio(value, base):
-    return f"{value / base:.2f}x" if base else "n/a"
+def rates_text(rates):
+    """"cuda: copy 3.02 TB/s, matmul float32 51.2 TFLOP/s" per device, or "" without any."""
+    parts = []
+    for device, rate in sorted(rates.items()):
+        items = [f"copy {si(rate.bandwidth, 'B/s')}"] if rate.bandwidth else []
+        items += [f"matmul {dtype} {si(v, 'FLOP/s')}" for dtype, v in sorted(rate.flops.items())]
+        parts.append(f"{device}: " + ", ".join(items))
+    return "; ".join(parts)
 
 
-def render_summaries(summaries, reference_impl):
+def is_machine(impls):
+    return any(b["extra_info"].get("op") == MACHINE for b in impls.values())
+
+
+def render_run(run, targets=True):
+    """The tables of one run (its machine rates, targets, per-model sums and groups)."""
     lines = []
-    for summary, impls in sorted(summaries.items(), key=lambda kv: natural_key(kv[0])):
-        layers = {impl: sum(b["extra_info"]["layers"] for b in benches)
-                  for impl, benches in impls.items()}
-        total = {impl: sum(b["stats"]["median"] * b["extra_info"]["layers"] for b in benches)
-                 for impl, benches in impls.items()}
-        peak = {impl: max(b["extra_info"].get("transient_peak_bytes", 0) for b in benches)
-                for impl, benches in impls.items()}
-        base, base_peak = total.get(reference_impl), peak.get(reference_impl)
-        lines += [f"### {summary}", "",
-                  "| impl | layers | sum of medians (ms) | time / fused | "
-                  "largest peak scratch (MiB) | scratch / fused |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for impl in sorted(total, key=total.get):
-            lines.append(f"| {impl} | {layers[impl]} | {total[impl] * 1e3:.3f} | "
-                         f"{ratio(total[impl], base)} | {peak[impl] / MIB:.1f} | "
-                         f"{ratio(peak[impl], base_peak)} |")
-        lines.append("")
+    if run.rates:
+        lines += [f"Measured in this run: {rates_text(run.rates)}.", ""]
+    if targets:
+        results = [r for r in evaluate(load_targets(), [run]) if r.run == run.name]
+        if results:
+            lines += ["Targets:", "", *render_targets(results)]
+    lines += render_summaries(run.summaries, run.rates)
+    for group, impls in run.groups.items():
+        if not is_machine(impls):
+            lines += render_group(group, impls, run.rates)
     return lines
 
 
-def render_group(group, impls, reference_impl):
-    base = impls.get(reference_impl, {}).get("stats", {}).get("median")
-    with_memory = any("transient_peak_bytes" in b["extra_info"] for b in impls.values())
-    header = "| impl | median (ms) | IQR (ms) | rounds | time / fused |"
-    rule = "|---|---:|---:|---:|---:|"
-    if with_memory:
-        header, rule = header + " peak scratch (MiB) |", rule + "---:|"
-    lines = [f"### {group}", "", header, rule]
-    for impl, bench in sorted(impls.items(), key=lambda kv: kv[1]["stats"]["median"]):
-        stats = bench["stats"]
-        row = (f"| {impl} | {stats['median'] * 1e3:.3f} | {stats['iqr'] * 1e3:.3f} | "
-               f"{stats['rounds']} | {ratio(stats['median'], base)} |")
-        if with_memory:
-            row += f" {bench['extra_info'].get('transient_peak_bytes', 0) / MIB:.1f} |"
-        lines.append(row)
-    return lines + [""]
-
-
-def render(machine, groups, summaries, reference_impl="fused"):
-    gpu = machine.get("gpu") or "none"
-    lines = [f"Machine: {machine.get('cpu', {}).get('brand_raw', '?')}, "
-             f"{machine.get('torch_threads', '?')} torch threads; GPU: {gpu}; "
-             f"torch {machine.get('torch')} (CUDA {machine.get('torch_cuda')})", ""]
-    lines += render_summaries(summaries, reference_impl)
-    for group, impls in groups.items():
-        lines += render_group(group, impls, reference_impl)
-    return "\n".join(lines)
+def render(machine, groups, summaries):
+    """One run as Markdown (the ``--out`` report committed next to its JSON)."""
+    run = Run("this run", machine, groups, summaries, machine_rates(groups))
+    return "\n".join([machine_line(machine), "", *render_run(run)])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", help="pytest-benchmark --benchmark-json output")
-    parser.add_argument("--out", help="write the Markdown here instead of printing it")
+    parser.add_argument("json", nargs="+", help="pytest-benchmark --benchmark-json output(s)")
+    parser.add_argument("--out", help="write one run's Markdown here instead of printing it")
+    parser.add_argument("--readme", help="write the README of all the runs given here")
     args = parser.parse_args()
-    text = render(*load(args.json))
+    if args.readme:
+        from report_readme import write_readme
+        write_readme([load_run(p) for p in args.json], Path(args.readme))
+        return
+    if len(args.json) != 1:
+        parser.error("--out and printing take one JSON file; --readme takes several")
+    text = render(*load(args.json[0]))
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+        Path(args.out).write_text(text + "\n")
     else:
         print(text)
 
