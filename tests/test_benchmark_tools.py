@@ -234,7 +234,6 @@ def test_summary_targets_use_the_layer_weighted_sums():
 
 
 def test_readme_has_the_runs_targets_charts_and_tables(tmp_path):
-    pytest.importorskip("matplotlib")
     run = run_with_targets(tmp_path)
     readme = tmp_path / "out" / "README.md"
     readme.parent.mkdir()
