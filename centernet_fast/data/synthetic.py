@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from centernet_fast.atomic_files import write_json_atomic
 from centernet_fast.data.affine import as_size
 from centernet_fast.data.coco import CocoSplit
 
@@ -196,19 +197,11 @@ def _write_split(out_dir: str, split: str, count: int, params: _Params) -> CocoS
     categories = [{"id": i + 1, "name": name, "supercategory": "shape"}
                   for i, name in enumerate(CLASS_NAMES)]
     ann_file = os.path.join(out_dir, "annotations", f"instances_{split}.json")
-    _write_json(ann_file, {"info": {"description": f"centernet_fast synthetic shapes, {split}"},
-                           "images": images, "annotations": annotations,
-                           "categories": categories})
+    os.makedirs(os.path.dirname(ann_file), exist_ok=True)
+    write_json_atomic(ann_file, {
+        "info": {"description": f"centernet_fast synthetic shapes, {split}"},
+        "images": images, "annotations": annotations, "categories": categories})
     return CocoSplit(image_dir, ann_file)
-
-
-def _write_json(path: str, data) -> None:
-    """Writes through a temporary file and a rename, so that a killed run leaves no half file."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
 
 
 def write_synthetic_coco(out_dir: str, num_train: int = 2000, num_val: int = 200,
@@ -254,5 +247,5 @@ def write_synthetic_coco(out_dir: str, num_train: int = 2000, num_val: int = 200
         os.remove(manifest)  # the old files no longer match it while being rewritten
     counts = {"train": num_train, "val": num_val}
     splits = {split: _write_split(out_dir, split, counts[split], params) for split in SPLITS}
-    _write_json(manifest, record)
+    write_json_atomic(manifest, record)
     return splits

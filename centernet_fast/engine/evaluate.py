@@ -13,7 +13,7 @@ from centernet_fast.data import CocoDetection, collate_detections
 from centernet_fast.engine.coco_eval import coco_metrics, coco_results
 from centernet_fast.engine.detect import (batch_image_detections, check_model_device, detect,
                                           eval_mode)
-from centernet_fast.engine.jsonio import write_json_atomic
+from centernet_fast.atomic_files import write_json_atomic
 from centernet_fast.models.checkpoint import unwrap_model
 
 logger = logging.getLogger("centernet_fast.engine")

@@ -12,7 +12,7 @@ from centernet_fast.data.images import IMAGE_EXTENSIONS, image_size
 from centernet_fast.engine.detect import (ImageDetections, check_model_device, detect, eval_mode,
                                           to_image_detections)
 from centernet_fast.engine.draw import draw_detections
-from centernet_fast.engine.jsonio import write_json_atomic
+from centernet_fast.atomic_files import write_json_atomic
 from centernet_fast.models.checkpoint import unwrap_model
 
 PathLike = Union[str, os.PathLike]

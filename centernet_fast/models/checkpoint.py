@@ -8,11 +8,12 @@ unexpected key and shape mismatch, instead of a partial load.
 """
 
 import os
-import uuid
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 import torch
 from torch import nn
+
+from centernet_fast.atomic_files import atomic_write
 
 PathOrStateDict = Union[str, os.PathLike, Mapping[str, Any]]
 
@@ -138,16 +139,5 @@ def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Opti
     checkpoint: Dict[str, Any] = {"epoch": epoch, "state_dict": state}
     if optimizer is not None:
         checkpoint["optimizer"] = optimizer.state_dict()
-    # A unique sibling name opened with O_EXCL: same file system for os.replace, and the
-    # file gets the usual umask permissions (mkstemp would make it owner-only).
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "xb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        torch.save(checkpoint, f)
