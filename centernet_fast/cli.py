@@ -16,6 +16,7 @@ import torch
 
 import centernet_fast
 from centernet_fast.data.commands import add_data_commands
+from centernet_fast.engine.train_commands import add_train_commands
 from centernet_fast.ops import extension_available
 
 OP_NAMESPACE = "centernet_fast"
@@ -66,6 +67,7 @@ def main(argv=None) -> int:
                       help="fail unless every op has a CUDA kernel registered")
     info.set_defaults(func=_info)
     add_data_commands(sub)
+    add_train_commands(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

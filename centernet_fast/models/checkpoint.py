@@ -125,21 +125,16 @@ def load_original_checkpoint(model: nn.Module, path_or_state_dict: PathOrStateDi
     return extras
 
 
-def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Optional[int] = None,
-                    optimizer: Optional[torch.optim.Optimizer] = None) -> None:
-    """Writes ``{"epoch": epoch, "state_dict": ...[, "optimizer": ...]}`` (the model-zoo format;
-    keys without wrapper prefixes, tensors on the CPU) to ``path`` atomically: a temporary file in
-    the same directory, then ``os.replace``, so a crash never leaves a truncated checkpoint."""
-    state = {k: v.detach().cpu() for k, v in unwrap_model(model).state_dict().items()}
-    checkpoint: Dict[str, Any] = {"epoch": epoch, "state_dict": state}
-    if optimizer is not None:
-        checkpoint["optimizer"] = optimizer.state_dict()
+def atomic_torch_save(obj: Any, path: Union[str, os.PathLike]) -> None:
+    """``torch.save(obj)`` to ``path`` atomically: written and fsynced to a temporary sibling,
+    then moved over ``path`` with ``os.replace``, so that a crash or a kill at any moment leaves
+    either the previous file or the complete new one, never a truncated file."""
     # A unique sibling name opened with O_EXCL: same file system for os.replace, and the
     # file gets the usual umask permissions (mkstemp would make it owner-only).
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "xb") as f:
-            torch.save(checkpoint, f)
+            torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -147,3 +142,20 @@ def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Opti
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def model_zoo_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """``model``'s state_dict as the model zoo stores it: keys without wrapper prefixes (see
+    ``unwrap_model``), tensors detached on the CPU."""
+    return {k: v.detach().cpu() for k, v in unwrap_model(model).state_dict().items()}
+
+
+def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Optional[int] = None,
+                    optimizer: Optional[torch.optim.Optimizer] = None) -> None:
+    """Writes ``{"epoch": epoch, "state_dict": ...[, "optimizer": ...]}`` (the model-zoo format;
+    keys without wrapper prefixes, tensors on the CPU) to ``path`` atomically (see
+    ``atomic_torch_save``), so a crash never leaves a truncated checkpoint."""
+    checkpoint: Dict[str, Any] = {"epoch": epoch, "state_dict": model_zoo_state_dict(model)}
+    if optimizer is not None:
+        checkpoint["optimizer"] = optimizer.state_dict()
+    atomic_torch_save(checkpoint, path)
