@@ -133,8 +133,7 @@ class _Run:
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
         return model.to(self.device, memory_format=memory_format)
 
-    def resume(self, path: str) -> None:
-        checkpoint = read_training_checkpoint(path)
+    def resume(self, checkpoint: Dict[str, Any], path: str) -> None:
         saved = checkpoint["config"].get("train", {})
         changed = sorted(k for k, v in self.config.to_dict().items()
                          if k not in RESUMABLE_CHANGES and saved.get(k, v) != v)
@@ -305,9 +304,10 @@ def train(config: TrainConfig, out_dir: str, *, resume: Optional[str] = None,
     try:
         config.validate(info.world_size)
         check_fresh_run(out_dir, resume)
+        checkpoint = read_training_checkpoint(resume) if resume is not None else None
         run = _Run(config, out_dir, info, callback)
-        if resume is not None:
-            run.resume(resume)
+        if checkpoint is not None:
+            run.resume(checkpoint, resume)
         return run.fit()
     finally:
         cleanup_distributed(info)

@@ -48,6 +48,8 @@ def _dataset_paths(args) -> Optional[Tuple[str, str, Optional[str], Optional[str
             raise TrainConfigError("--train-ann: required with --train-images/--val-images/"
                                    "--val-ann when no DATASET folder is given")
         return None
+    if args.dataset is not None and not os.path.isdir(args.dataset):
+        raise FileNotFoundError(f"dataset folder {args.dataset} does not exist")
 
     def split(name, images, ann):
         if args.dataset is not None and name:
