@@ -256,9 +256,12 @@ class _Run:
             self.run_dir.log({"event": "train", "epoch": self.epoch + 1,
                               "iter": self.iteration, "step": self.global_step, **losses,
                               "lr": lr, "img_per_s": images_per_second, "time": time.time()})
-            if bar.disable and self.iteration == self.iters_per_epoch:
-                logger.info("epoch %d/%d: %s", self.epoch + 1, self.config.epochs,
-                            ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+            if bar.disable:  # no progress bar: the log line is the progress report
+                logger.info("epoch %d/%d, iteration %d/%d: %s, lr %.2e, %.1f img/s",
+                            self.epoch + 1, self.config.epochs, self.iteration,
+                            self.iters_per_epoch,
+                            ", ".join(f"{k} {v:.4f}" for k, v in losses.items()), lr,
+                            images_per_second)
 
     def evaluate(self, out_dir: str) -> Optional[Dict[str, float]]:
         """COCO evaluation of the model on the validation split, on the main process (the

@@ -82,7 +82,8 @@ def config_from_args(args) -> Tuple[TrainConfig, bool]:
         values["input_size"] = tuple(values["input_size"]) * (3 - len(values["input_size"]))
     for flag in ("channels_last", "compile", "sync_bn"):
         values[flag] = getattr(args, flag) or values.get(flag, False)
-    values["color"] = not args.no_color and values.get("color", True)
+    if args.color is not None:
+        values["color"] = args.color
     if not synthetic:
         values.update(zip(("train_images", "train_ann", "val_images", "val_ann"), paths))
     return TrainConfig(**values), synthetic
@@ -166,7 +167,8 @@ def add_train_commands(subparsers) -> None:
     optim.add_argument("--grad-clip", type=float, help="max gradient norm (default: none)")
     optim.add_argument("--crop", choices=CROP_MODES, help=default("crop"))
     optim.add_argument("--flip", type=float, help=default("flip"))
-    optim.add_argument("--no-color", action="store_true", help="no colour augmentation")
+    optim.add_argument("--color", action=argparse.BooleanOptionalAction, default=None,
+                       help="colour jitter and PCA lighting (default: on; synthetic: off)")
     optim.add_argument("--seed", type=int, help=default("seed"))
 
     run = p.add_argument_group("runtime")
