@@ -7,7 +7,7 @@ import re
 import pytest
 
 from centernet_fast import cli, data
-from train_fixtures import engine_stubs, read_log, tiny_data  # noqa: F401
+from train_fixtures import engine_stubs, one_thread, read_log, tiny_data  # noqa: F401
 
 TINY = ["--arch", "lite", "--input-size", "64", "--batch-size", "4", "--workers", "0",
         "--log-every", "1"]

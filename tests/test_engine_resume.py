@@ -13,8 +13,8 @@ from centernet_fast.engine.checkpointing import (REQUIRED_KEYS, read_training_ch
 from centernet_fast.engine.train import train
 from centernet_fast.models import (CheckpointError, create_model, load_original_checkpoint,
                                    save_checkpoint)
-from train_fixtures import (engine_stubs, install_stubs, read_log, tiny_config,  # noqa: F401
-                            tiny_data)
+from train_fixtures import (engine_stubs, install_stubs, one_thread, read_log,  # noqa: F401
+                            tiny_config, tiny_data)
 
 
 class Killed(Exception):

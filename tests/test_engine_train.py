@@ -12,8 +12,8 @@ from centernet_fast import data
 from centernet_fast.engine.config import TrainConfig, TrainConfigError, amp_dtype
 from centernet_fast.engine.schedule import epoch_batches, lr_lambda
 from centernet_fast.engine.train import train
-from train_fixtures import (engine_stubs, read_log, tiny_config, tiny_data,  # noqa: F401
-                            write_tiny_dataset)
+from train_fixtures import (engine_stubs, one_thread, read_log, tiny_config,  # noqa: F401
+                            tiny_data, write_tiny_dataset)
 
 
 def test_training_steps_reduce_the_loss(tmp_path, tiny_data, engine_stubs):
@@ -27,6 +27,12 @@ def test_training_steps_reduce_the_loss(tmp_path, tiny_data, engine_stubs):
     assert last < 0.6 * first, (first, last)
     assert all(s["loss"] == pytest.approx(s["hm"] + 0.1 * s["wh"] + s["off"], rel=1e-5)
                for s in steps)
+    epochs = read_log(result.run_dir, "epoch")  # one record per epoch: the means of its steps
+    assert [e["epoch"] for e in epochs] == list(range(1, 7))
+    assert [e["step"] for e in epochs] == list(range(2, 13, 2))
+    for e, pair in zip(epochs, zip(steps[::2], steps[1::2])):
+        assert e["loss"] == pytest.approx(np.mean([s["loss"] for s in pair]), rel=1e-5)
+        assert e["seconds"] > 0
 
 
 def test_run_directory_and_final_evaluation(tmp_path, tiny_data, engine_stubs):
@@ -95,6 +101,13 @@ def test_learning_rate_schedule(tmp_path, tiny_data, engine_stubs):
     assert lrs == pytest.approx([1e-3 / 3, 2e-3 / 3, 1e-4, 1e-4, 1e-5, 1e-5])
 
 
+def test_config_round_trips_through_its_dict():
+    config = TrainConfig(train_images="i", train_ann="a.json", input_size=(64, 96), lr_steps=(3,))
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(TrainConfigError, match="unknown training options: speed"):
+        TrainConfig.from_dict({"speed": 2})
+
+
 def test_epoch_batches_skip_whole_batches():
     assert epoch_batches(range(7), 2) == [[0, 1], [2, 3], [4, 5]]
     assert epoch_batches(range(7), 2, skip=2) == [[4, 5]]
@@ -113,6 +126,7 @@ def test_epoch_batches_skip_whole_batches():
     (dict(grad_clip=0.0), "grad_clip"),
     (dict(batch_size=16), "batch_size: 16 is more than the 8 training images"),
     (dict(sync_bn=True), "sync_bn: PyTorch's SyncBatchNorm runs on CUDA GPUs only"),
+    (dict(device="gpu"), "device: expected a torch device"),
 ])
 def test_bad_options_are_named(tmp_path, tiny_data, engine_stubs, overrides, match):
     with pytest.raises(TrainConfigError, match=match):

@@ -12,6 +12,7 @@ import sys
 import types
 
 import pytest
+import torch
 
 from centernet_fast import data
 from centernet_fast.engine.config import TrainConfig
@@ -26,10 +27,10 @@ def write_tiny_dataset(root, num_train=8, num_val=4, objects=(1, 3), seed=0):
 
 
 def tiny_config(splits, **overrides) -> TrainConfig:
-    """The light model at 64 x 64 on 0 workers, every step logged; no augmentation randomness
-    besides what ``overrides`` turns on."""
+    """The light model at 64 x 64 on the CPU with 0 workers, every step logged; no augmentation
+    randomness besides what ``overrides`` turns on."""
     values = dict(arch="lite", input_size=64, epochs=2, batch_size=4, lr=2e-3, lr_steps=(),
-                  num_workers=0, log_every=1, crop="none", flip=0.0, color=False,
+                  device="cpu", num_workers=0, log_every=1, crop="none", flip=0.0, color=False,
                   eval_batch_size=4)
     values.update(overrides)
     return TrainConfig(*splits["train"], *splits["val"], **values)
@@ -84,6 +85,17 @@ def install_stubs(monkeypatch: pytest.MonkeyPatch) -> EngineStubs:
 @pytest.fixture
 def engine_stubs(monkeypatch):
     return install_stubs(monkeypatch)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Torch on one thread while a test module runs: the 64 x 64 models' ops are too small to
+    split, and on a shared 2-core machine two threads wait on each other up to ten times longer
+    than one thread computes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

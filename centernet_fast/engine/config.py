@@ -2,7 +2,7 @@
 rate, mixed-precision dtype, model heads) every part of the training loop reads the same way."""
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -101,7 +101,6 @@ class TrainConfig:
     checkpoint_every: int = 0
     log_every: int = 10
     eval_batch_size: int = 8
-    extras: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         self.input_size = _size(self.input_size)

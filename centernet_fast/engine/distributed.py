@@ -9,6 +9,8 @@ from typing import Dict, Optional
 import torch
 import torch.distributed as dist
 
+from centernet_fast.engine.config import TrainConfigError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -39,13 +41,19 @@ def _env_int(name: str, default: int) -> int:
 
 def choose_device(requested: Optional[str], local_rank: int = 0) -> torch.device:
     """``requested`` as a device; None: the local rank's GPU when CUDA is available, else the CPU.
-    A bare ``"cuda"`` under torchrun means the local rank's GPU."""
+    A bare ``"cuda"`` under torchrun means the local rank's GPU. Raises ``TrainConfigError`` for
+    a name torch does not know and for CUDA where there is none."""
     if requested is None:
         requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except RuntimeError as e:
+        raise TrainConfigError(f"device: expected a torch device such as 'cuda', 'cuda:1' or "
+                               f"'cpu'; got {requested!r}") from e
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {requested!r} was asked for but CUDA is not available")
+            raise TrainConfigError(f"device: {requested!r} was asked for but CUDA is not "
+                                   "available to this torch")
         if device.index is None:
             device = torch.device("cuda", local_rank)
     return device

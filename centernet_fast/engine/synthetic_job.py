@@ -12,7 +12,8 @@ from typing import Any, Dict, Optional
 
 from centernet_fast.data import load_coco, write_synthetic_coco
 from centernet_fast.engine.config import TrainConfig
-from centernet_fast.engine.distributed import barrier, cleanup_distributed, setup_distributed
+from centernet_fast.engine.distributed import (barrier, choose_device, cleanup_distributed,
+                                               setup_distributed)
 from centernet_fast.engine.run_dir import check_fresh_run
 from centernet_fast.engine.train import TrainResult, train
 
@@ -28,8 +29,17 @@ SYNTHETIC_DATA: Dict[str, Any] = {"num_train": 2000, "num_val": 200, "image_size
 SYNTHETIC_PRESET: Dict[str, Any] = {
     "arch": "lite", "input_size": (256, 256), "epochs": 4, "batch_size": 16, "lr": 2e-3,
     "lr_steps": (3,), "warmup_iters": 50, "crop": "none", "color": False, "channels_last": True,
-    "num_workers": 0, "log_every": 25, "eval_batch_size": 16,
+    "log_every": 25, "eval_batch_size": 16,
 }
+#: Data workers of the main job on a GPU; on the CPU none: there the compute keeps every core
+#: busy, and workers would only compete with it.
+GPU_WORKERS = 4
+
+
+def synthetic_preset(device: Optional[str]) -> Dict[str, Any]:
+    """SYNTHETIC_PRESET with the data workers for ``device`` (None: the GPU if there is one)."""
+    on_gpu = choose_device(device).type == "cuda"
+    return dict(SYNTHETIC_PRESET, num_workers=GPU_WORKERS if on_gpu else 0)
 
 #: Validation images drawn with their detections at the end of the main job.
 PREDICT_COUNT = 8

@@ -41,7 +41,7 @@ logger = logging.getLogger("centernet_fast.engine")
 
 #: Options that may differ between a run and its resumption without changing what is computed.
 RESUMABLE_CHANGES = {"epochs", "num_workers", "eval_every", "checkpoint_every", "log_every",
-                     "eval_batch_size", "device", "val_images", "val_ann", "extras"}
+                     "eval_batch_size", "device", "val_images", "val_ann"}
 
 
 @dataclass(frozen=True)
@@ -201,13 +201,15 @@ class _Run:
         bar = tqdm(total=self.iters_per_epoch, initial=self.iteration, unit="it",
                    desc=f"epoch {self.epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
                    disable=not (self.info.is_main and sys.stderr.isatty()))
-        since, images = time.perf_counter(), 0
+        started = since = time.perf_counter()
+        images, steps, sums = 0, 0, {}
         for batch in self._loader():
             lr = self.optimizer.param_groups[0]["lr"]  # this step's; the scheduler moves it on
             parts = self._step(network, batch)
             self.iteration += 1
             self.global_step += 1
-            images += cfg.batch_size
+            images, steps = images + cfg.batch_size, steps + 1
+            sums = {k: sums.get(k, 0) + v for k, v in parts.items()}  # on the device: no sync
             bar.update(1)
             if self.global_step % cfg.log_every == 0 or self.iteration == self.iters_per_epoch:
                 losses = mean_over_processes(parts, self.info)
@@ -220,6 +222,14 @@ class _Run:
                     and self.iteration < self.iters_per_epoch):
                 self.save(last_checkpoint_path(self.out_dir))
         bar.close()
+        means = mean_over_processes({k: v / steps for k, v in sums.items()}, self.info)
+        seconds = time.perf_counter() - started
+        if self.run_dir is not None:
+            # Means over the steps this process ran in the epoch (after a resume: since then).
+            self.run_dir.log({"event": "epoch", "epoch": self.epoch + 1,
+                              "step": self.global_step, **means, "seconds": seconds})
+            logger.info("epoch %d/%d done in %.0f s: mean %s", self.epoch + 1, cfg.epochs,
+                        seconds, ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
 
     def _step(self, network: nn.Module, batch) -> Dict[str, torch.Tensor]:
         """One optimiser step on one batch; returns the detached loss and its components."""

@@ -23,7 +23,8 @@ from centernet_fast.data import DatasetError
 from centernet_fast.engine.checkpointing import last_checkpoint_path
 from centernet_fast.engine.config import (AMP_MODES, NORMALIZATIONS, TrainConfig,
                                           TrainConfigError)
-from centernet_fast.engine.synthetic_job import SYNTHETIC_DATA, SYNTHETIC_PRESET, run_training
+from centernet_fast.engine.synthetic_job import (SYNTHETIC_DATA, SYNTHETIC_PRESET, run_training,
+                                                 synthetic_preset)
 from centernet_fast.models import ARCHITECTURES, CheckpointError
 from centernet_fast.data.transforms import CROP_MODES
 
@@ -71,7 +72,7 @@ def config_from_args(args) -> Tuple[TrainConfig, bool]:
     """The TrainConfig of the parsed arguments, and whether it is the synthetic main job."""
     paths = _dataset_paths(args)
     synthetic = paths is None
-    values = dict(SYNTHETIC_PRESET) if synthetic else {}
+    values = synthetic_preset(args.device) if synthetic else {}
     for name in ("arch", "head_conv", "pretrained_backbone", "input_size", "normalization",
                  "epochs", "batch_size", "lr", "lr_steps", "lr_factor", "warmup_iters",
                  "grad_clip", "crop", "flip", "device", "amp", "num_workers", "seed",
@@ -181,7 +182,8 @@ def add_train_commands(subparsers) -> None:
     run.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     run.add_argument("--compile", action="store_true", help="torch.compile the model")
     run.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under DDP (CUDA)")
-    run.add_argument("--workers", dest="num_workers", type=int, help=default("num_workers"))
+    run.add_argument("--workers", dest="num_workers", type=int, help="data worker processes per "
+                     "training process (default: 4; synthetic: 0 on the CPU, 4 on a GPU)")
     run.add_argument("--eval-every", type=int, help="also evaluate every N epochs (default: 0, "
                      "only at the end)")
     run.add_argument("--checkpoint-every", type=int, help="also checkpoint every N iterations "
