@@ -16,6 +16,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
@@ -250,7 +251,11 @@ class _Run:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            # Under fp16 the scaler skips the steps whose gradients overflowed (the first ones,
+            # while it finds its scale); the schedule counts them all the same.
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+            self.scheduler.step()
         return {"loss": loss.detach(), **parts}
 
     def _log(self, losses: Dict[str, float], lr: float, images_per_second: float,
