@@ -7,7 +7,24 @@ import re
 import pytest
 
 from centernet_fast import cli, data
-from train_fixtures import engine_stubs, one_thread, read_log, tiny_data  # noqa: F401
+from train_fixtures import install_stubs, one_torch_thread, read_log, write_tiny_dataset
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def engine_stubs(monkeypatch):
+    return install_stubs(monkeypatch)
+
 
 TINY = ["--arch", "lite", "--input-size", "64", "--batch-size", "4", "--workers", "0",
         "--log-every", "1"]

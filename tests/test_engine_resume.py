@@ -13,8 +13,24 @@ from centernet_fast.engine.checkpointing import (REQUIRED_KEYS, read_training_ch
 from centernet_fast.engine.train import train
 from centernet_fast.models import (CheckpointError, create_model, load_original_checkpoint,
                                    save_checkpoint)
-from train_fixtures import (engine_stubs, install_stubs, one_thread, read_log,  # noqa: F401
-                            tiny_config, tiny_data)
+from train_fixtures import (install_stubs, one_torch_thread, read_log, tiny_config,
+                            write_tiny_dataset)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def engine_stubs(monkeypatch):
+    return install_stubs(monkeypatch)
 
 
 class Killed(Exception):

@@ -4,8 +4,12 @@ stand-ins for ``engine.evaluate.evaluate`` and ``engine.predict.predict``.
 The stand-ins record their calls and write what the real functions write (metrics.json, one
 file per drawn image), so that the training tests check how the loop calls them, not COCO
 scoring, which the evaluation tests cover.
+
+Test modules define their fixtures from these in a few lines each (engine_stubs from
+``install_stubs``, a module-wide ``one_torch_thread``, tiny_data from ``write_tiny_dataset``).
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -82,22 +86,14 @@ def install_stubs(monkeypatch: pytest.MonkeyPatch) -> EngineStubs:
     return stubs
 
 
-@pytest.fixture
-def engine_stubs(monkeypatch):
-    return install_stubs(monkeypatch)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Torch on one thread while a test module runs: the 64 x 64 models' ops are too small to
-    split, and on a shared 2-core machine two threads wait on each other up to ten times longer
-    than one thread computes."""
+@contextlib.contextmanager
+def one_torch_thread():
+    """Torch on one thread inside the block: the 64 x 64 models' ops are too small to split,
+    and on a shared 2-core machine two threads wait on each other up to ten times longer than
+    one thread computes."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
