@@ -283,7 +283,8 @@ class _Run:
         others wait); metrics.json and detections.json go to ``out_dir``."""
         metrics = None
         if self.val_set is not None and self.info.is_main:
-            from centernet_fast.engine.evaluate import evaluate  # noqa: PLC0415 (arrives later)
+            # Imported here: the evaluation engine is a separate module, loaded only when used.
+            from centernet_fast.engine.evaluate import evaluate
             model = unwrap_model(self.model)
             metrics = evaluate(model, self.val_set, device=self.device,
                                batch_size=self.config.eval_batch_size,
@@ -316,6 +317,7 @@ def train(config: TrainConfig, out_dir: str, *, resume: Optional[str] = None,
     Raises:
         TrainConfigError, data.DatasetError, models.CheckpointError, FileNotFoundError: bad
             options, data or checkpoints, before any training step.
+        FileExistsError: ``out_dir`` holds a run already and ``resume`` is None.
         FloatingPointError: a non-finite loss.
     """
     info = setup_distributed(config.device)
