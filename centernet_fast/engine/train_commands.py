@@ -118,11 +118,14 @@ def add_train_commands(subparsers) -> None:
     d = TrainConfig()
     s = SYNTHETIC_PRESET
 
+    def show(value):
+        if isinstance(value, tuple):
+            return ",".join(map(str, value)) if value else "none"
+        return value
+
     def default(name):
-        synthetic = f"; synthetic: {s[name]}" if name in s else ""
-        value = getattr(d, name)
-        value = ",".join(map(str, value)) if name == "lr_steps" else value
-        return f"(default: {value}{synthetic})"
+        synthetic = f"; synthetic: {show(s[name])}" if name in s else ""
+        return f"(default: {show(getattr(d, name))}{synthetic})"
 
     data = p.add_argument_group("data")
     data.add_argument("dataset", nargs="?", default=None,
@@ -147,7 +150,8 @@ def add_train_commands(subparsers) -> None:
                       "synthetic job, 0 with a dataset)")
 
     model = p.add_argument_group("model")
-    model.add_argument("--arch", choices=sorted(ARCHITECTURES), help=default("arch"))
+    model.add_argument("--arch", choices=sorted(ARCHITECTURES), metavar="ARCH",
+                       help=f"one of {', '.join(sorted(ARCHITECTURES))} {default('arch')}")
     model.add_argument("--head-conv", type=int, help="head hidden channels (default: the "
                        "architecture's)")
     model.add_argument("--pretrained-backbone", help="local ImageNet state_dict of the backbone")
@@ -179,7 +183,8 @@ def add_train_commands(subparsers) -> None:
     run.add_argument("--device", help="cuda, cpu, ... (default: the GPU if there is one)")
     run.add_argument("--amp", choices=AMP_MODES, help="mixed precision (default: auto = "
                      "bfloat16 on a GPU that supports it, off elsewhere)")
-    run.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    run.add_argument("--channels-last", action="store_true",
+                     help=f"channels-last memory format {default('channels_last')}")
     run.add_argument("--compile", action="store_true", help="torch.compile the model")
     run.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under DDP (CUDA)")
     run.add_argument("--workers", dest="num_workers", type=int, help="data worker processes per "
