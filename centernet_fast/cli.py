@@ -17,6 +17,7 @@ import torch
 import centernet_fast
 from centernet_fast.data.commands import add_data_commands
 from centernet_fast.engine.eval_commands import add_eval_commands
+from centernet_fast.engine.train_commands import add_train_commands
 from centernet_fast.ops import extension_available
 
 OP_NAMESPACE = "centernet_fast"
@@ -68,6 +69,7 @@ def main(argv=None) -> int:
     info.set_defaults(func=_info)
     add_data_commands(sub)
     add_eval_commands(sub)
+    add_train_commands(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -45,6 +45,8 @@ COCO_BGR = Normalization("bgr", (0.40789654, 0.44719302, 0.47026115),
                          (0.28863828, 0.27408164, 0.27809835))
 # torchvision's ImageNet statistics in RGB order, for backbones pretrained that way.
 IMAGENET_RGB = Normalization("rgb", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+#: The normalisations by the names configs and command lines use.
+NORMALIZATIONS = {"coco_bgr": COCO_BGR, "imagenet_rgb": IMAGENET_RGB}
 
 
 def normalize(image: torch.Tensor, norm: Normalization = COCO_BGR) -> torch.Tensor:

@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from centernet_fast.data import COCO_BGR, IMAGENET_RGB, Normalization
+from centernet_fast.data import COCO_BGR, NORMALIZATIONS, Normalization
 from centernet_fast.data.affine import as_size
 from centernet_fast.engine.coco_classes import COCO_CLASS_NAMES
 from centernet_fast.models import CheckpointError, create_model, load_original_checkpoint
@@ -24,7 +24,6 @@ from centernet_fast.models.checkpoint import read_checkpoint
 from centernet_fast.models.checkpoint import read_state_dict
 
 DEFAULT_INPUT_SIZE = 512
-NORMALIZATIONS = {"coco_bgr": COCO_BGR, "imagenet_rgb": IMAGENET_RGB}
 DETECTION_HEADS = ("hm", "wh", "reg")
 
 

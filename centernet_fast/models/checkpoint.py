@@ -130,13 +130,18 @@ def load_original_checkpoint(model: nn.Module, path_or_state_dict: PathOrStateDi
     return extras
 
 
+def model_zoo_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """``model``'s state_dict as the model zoo stores it: keys without wrapper prefixes (see
+    ``unwrap_model``), tensors detached on the CPU."""
+    return {k: v.detach().cpu() for k, v in unwrap_model(model).state_dict().items()}
+
+
 def save_checkpoint(path: Union[str, os.PathLike], model: nn.Module, epoch: Optional[int] = None,
                     optimizer: Optional[torch.optim.Optimizer] = None) -> None:
     """Writes ``{"epoch": epoch, "state_dict": ...[, "optimizer": ...]}`` (the model-zoo format;
     keys without wrapper prefixes, tensors on the CPU) to ``path`` atomically: a temporary file in
     the same directory, then ``os.replace``, so a crash never leaves a truncated checkpoint."""
-    state = {k: v.detach().cpu() for k, v in unwrap_model(model).state_dict().items()}
-    checkpoint: Dict[str, Any] = {"epoch": epoch, "state_dict": state}
+    checkpoint: Dict[str, Any] = {"epoch": epoch, "state_dict": model_zoo_state_dict(model)}
     if optimizer is not None:
         checkpoint["optimizer"] = optimizer.state_dict()
     with atomic_write(path) as f:

@@ -17,6 +17,7 @@ from torch import nn
 from centernet_fast.models.centernet_dla import CenterNetDLA
 from centernet_fast.models.heads import check_heads
 from centernet_fast.models.hourglass import hourglass_centernet
+from centernet_fast.models.lite import lite_centernet
 from centernet_fast.models.resnet import resnet_centernet
 
 
@@ -35,6 +36,8 @@ ARCHITECTURES: Dict[str, Architecture] = {
     **{f"resdcn_{n}": Architecture(_resnet(n, dcn=True), 64) for n in (18, 34, 50, 101, 152)},
     # head_conv is ignored by Hourglass-104 (its heads are always 256 wide, as the original).
     "hourglass": Architecture(hourglass_centernet, 256),
+    # Not in the original zoo: a light net for CPUs and the synthetic main job (models/lite.py).
+    "lite": Architecture(lite_centernet, 64),
 }
 
 

@@ -1,0 +1,121 @@
+"""``centernet-fast train`` end to end on tiny data, and its errors."""
+
+import json
+import os
+import re
+
+import pytest
+
+from centernet_fast import cli, data
+from train_fixtures import install_stubs, one_torch_thread, read_log, write_tiny_dataset
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def engine_stubs(monkeypatch):
+    return install_stubs(monkeypatch)
+
+
+TINY = ["--arch", "lite", "--input-size", "64", "--batch-size", "4", "--workers", "0",
+        "--log-every", "1"]
+
+
+def test_train_on_a_dataset_folder(tmp_path, tiny_data, engine_stubs, capsys):
+    root = os.path.dirname(tiny_data["train"].image_dir)
+    out = tmp_path / "run"
+    assert cli.main(["train", root, "--out", str(out), "--epochs", "1", "--lr", "1e-3",
+                     "--lr-steps", "", *TINY]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["run_dir"] == str(out) and printed["metrics"]["AP"] == 0.25
+    assert printed["checkpoint"] == str(out / "checkpoints" / "final.pth")
+    assert json.loads((out / "metrics.json").read_text())["AP50"] == 0.25
+    config = json.loads((out / "config.json").read_text())["model"]["train"]
+    assert config["train_ann"] == tiny_data["train"].ann_file
+    assert config["val_ann"] == tiny_data["val"].ann_file
+    # The original defaults where the command gives none.
+    assert (config["crop"], config["flip"], config["color"], config["amp"]) == \
+           ("random", 0.5, True, "auto")
+    assert config["lr_steps"] == [] and config["input_size"] == [64, 64]
+    assert [r["step"] for r in read_log(out)] == [1, 2]
+    assert engine_stubs.predict_calls == []  # pictures only for the main job, unless asked
+
+
+def test_resume_continues_a_run_from_the_command_line(tmp_path, tiny_data, engine_stubs, capsys):
+    root = os.path.dirname(tiny_data["train"].image_dir)
+    args = ["train", root, "--out", str(tmp_path / "run"), *TINY]
+    assert cli.main([*args, "--epochs", "1"]) == 0
+    assert cli.main([*args, "--epochs", "2", "--resume"]) == 0
+    assert [r["step"] for r in read_log(tmp_path / "run")] == [1, 2, 3, 4]
+
+
+def test_main_job_without_a_dataset(tmp_path, capsys):
+    """The synthetic preset, shrunk by its options to seconds, through the real evaluation and
+    drawing: the dataset is written into the run directory, trained on, evaluated into
+    OUT/metrics.json and drawn into OUT/predictions."""
+    out = tmp_path / "run"
+    assert cli.main(["train", "--out", str(out), "--synthetic-train", "8", "--synthetic-val", "3",
+                     "--synthetic-size", "64", "--input-size", "64", "--epochs", "1",
+                     "--batch-size", "4", "--predict", "2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"AP", "AP50", "AP75", "APs", "APm", "APl"}
+    # Fractions, or -1 where COCOeval has no ground truth of that size (its convention).
+    assert all(0.0 <= v <= 1.0 or v == -1.0 for v in metrics.values())
+    assert json.loads(capsys.readouterr().out)["metrics"] == metrics
+    detections = json.loads((out / "detections.json").read_text())
+    assert {d["image_id"] for d in detections} <= {img["id"] for img in json.loads(
+        (out / "synthetic" / "annotations" / "instances_val.json").read_text())["images"]}
+    train_ann = out / "synthetic" / "annotations" / "instances_train.json"
+    assert len(json.loads(train_ann.read_text())["images"]) == 8
+    config = json.loads((out / "config.json").read_text())["model"]
+    assert config["arch"] == "lite" and config["class_names"] == list(data.SYNTHETIC_CLASSES)
+    assert sorted(os.listdir(out / "predictions")) == ["000000.png", "000001.png",
+                                                       "detections.json"]
+    drawn = json.loads((out / "predictions" / "detections.json").read_text())
+    assert [os.path.basename(r["file_name"]) for r in drawn] == ["000000.jpg", "000001.jpg"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["MISSING"], "dataset folder .*missing does not exist"),
+    (["DATA", "--val-split", "test"], "instances_test.json does not exist"),
+    (["DATA", "--input-size", "65"], "input_size: expected positive multiples of 32"),
+    (["DATA", "--input-size", "64", "64", "64"], "input_size: expected one side or"),
+    (["DATA", "--batch-size", "0"], "batch_size: expected a positive multiple"),
+    (["DATA", "--lr", "0"], "lr: expected > 0"),
+    (["DATA", "--resume"], "no checkpoint at .*checkpoints/last.pth"),
+    (["--train-images", "DATA/train"], "--train-ann: required"),
+    (["--train-ann", "DATA/annotations/instances_train.json"], "--train-images: required"),
+])
+def test_bad_input_gives_one_clear_error(tmp_path, tiny_data, engine_stubs, capsys, args,
+                                         message):
+    root = os.path.dirname(tiny_data["train"].image_dir)
+    args = [a.replace("DATA", root).replace("MISSING", str(tmp_path / "missing")) for a in args]
+    assert cli.main(["train", *args, "--out", str(tmp_path / "run"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("centernet-fast train: error: ") and len(err.splitlines()) == 1
+    assert re.search(message, err), err
+
+
+@pytest.mark.parametrize("args", [["--amp", "fp8"], ["--epochs", "two"], ["--lr-steps", "9,x"],
+                                  ["--arch", "res_19"]])
+def test_malformed_options_are_usage_errors(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", *args])
+    assert exc.value.code == 2 and "usage: centernet-fast train" in capsys.readouterr().err
+
+
+def test_an_existing_run_needs_resume(tmp_path, tiny_data, engine_stubs, capsys):
+    root = os.path.dirname(tiny_data["train"].image_dir)
+    args = ["train", root, "--out", str(tmp_path / "run"), "--epochs", "1", *TINY]
+    assert cli.main(args) == 0
+    assert cli.main(args) == 2
+    assert "already holds a training run; continue it with --resume" in capsys.readouterr().err
