@@ -1,9 +1,11 @@
-"""Test fixtures: the compiled ops (``device`` comes from the top-level conftest)."""
+"""Test fixtures: the compiled ops (``device`` comes from the top-level conftest) and the
+training tests' tiny dataset, engine stand-ins and thread setting (from ``train_fixtures``)."""
 
 import pytest
 import torch
 
 import centernet_fast  # noqa: F401  (loads the ops, or fails under CENTERNET_FAST_REQUIRE_EXT=1)
+import train_fixtures
 
 
 @pytest.fixture
@@ -13,3 +15,22 @@ def native():
     if not centernet_fast.ops.extension_available():
         pytest.skip("centernet_fast._C is not built")
     return torch.ops.centernet_fast
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """A 64 x 64 synthetic COCO dataset, read-only: {"train": CocoSplit, "val": CocoSplit}."""
+    return train_fixtures.write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def engine_stubs(monkeypatch):
+    """``train_fixtures.EngineStubs`` in place of the training engine's evaluate and predict."""
+    return train_fixtures.install_stubs(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Torch on one thread for a whole module (``pytestmark = usefixtures(...)``)."""
+    with train_fixtures.one_torch_thread():
+        yield

@@ -7,23 +7,11 @@ import re
 import pytest
 
 from centernet_fast import cli, data
-from train_fixtures import install_stubs, one_torch_thread, read_log, write_tiny_dataset
+from train_fixtures import read_log
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture
-def engine_stubs(monkeypatch):
-    return install_stubs(monkeypatch)
+# Training runs on one torch thread (see conftest.torch_one_thread).
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 TINY = ["--arch", "lite", "--input-size", "64", "--batch-size", "4", "--workers", "0",

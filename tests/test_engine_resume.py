@@ -13,24 +13,11 @@ from centernet_fast.engine.checkpointing import (REQUIRED_KEYS, read_training_ch
 from centernet_fast.engine.train import train
 from centernet_fast.models import (CheckpointError, create_model, load_original_checkpoint,
                                    save_checkpoint)
-from train_fixtures import (install_stubs, one_torch_thread, read_log, tiny_config,
-                            write_tiny_dataset)
+from train_fixtures import install_stubs, read_log, tiny_config
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture
-def engine_stubs(monkeypatch):
-    return install_stubs(monkeypatch)
+# Training runs on one torch thread (see conftest.torch_one_thread).
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 class Killed(Exception):

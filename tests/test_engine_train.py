@@ -12,24 +12,11 @@ from centernet_fast import data
 from centernet_fast.engine.config import TrainConfig, TrainConfigError, amp_dtype
 from centernet_fast.engine.schedule import epoch_batches, lr_lambda
 from centernet_fast.engine.train import train
-from train_fixtures import (install_stubs, one_torch_thread, read_log, tiny_config,
-                            write_tiny_dataset)
+from train_fixtures import read_log, tiny_config, write_tiny_dataset
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture
-def engine_stubs(monkeypatch):
-    return install_stubs(monkeypatch)
+# Training runs on one torch thread (see conftest.torch_one_thread).
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_training_steps_reduce_the_loss(tmp_path, tiny_data, engine_stubs):

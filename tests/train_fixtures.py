@@ -5,8 +5,8 @@ The stand-ins record their calls and write what the real functions write (metric
 file per drawn image), so that the training tests check how the loop calls them, not COCO
 scoring, which the evaluation tests cover.
 
-Test modules define their fixtures from these in a few lines each (engine_stubs from
-``install_stubs``, a module-wide ``one_torch_thread``, tiny_data from ``write_tiny_dataset``).
+``tests/conftest.py`` makes fixtures of them: ``tiny_data``, ``engine_stubs`` and
+``torch_one_thread``.
 """
 
 import contextlib
