@@ -13,6 +13,13 @@ def require(cond: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def require_same_device(op: str, a_name: str, a: torch.Tensor, b_name: str,
+                        b: torch.Tensor) -> None:
+    require(a.device == b.device,
+            f"{op}: {a_name} and {b_name} must be on the same device; got {a.device} and "
+            f"{b.device}")
+
+
 def check_min_overlap(op: str, min_overlap: float) -> None:
     require(0.0 < min_overlap < 1.0,
             f"{op}: min_overlap must be in the open interval (0, 1); got {min_overlap}")
@@ -31,9 +38,7 @@ def check_gaussian_radius_args(height, width, min_overlap, mode) -> None:
     require(height.shape == width.shape,
             f"{op}: height and width must have the same shape; got {list(height.shape)} and "
             f"{list(width.shape)}")
-    require(height.device == width.device,
-            f"{op}: height and width must be on the same device; got {height.device} and "
-            f"{width.device}")
+    require_same_device(op, "height", height, "width", width)
     check_min_overlap(op, min_overlap)
     check_mode(op, "mode", mode, RADIUS_MODES)
 
@@ -49,9 +54,7 @@ def check_ctdet_targets_args(boxes, labels, num_classes, output_size, max_objs, 
     require(labels.shape == boxes.shape[:2],
             f"{op}: labels must have shape [B, N] = {list(boxes.shape[:2])} to match boxes; got "
             f"{list(labels.shape)}")
-    require(boxes.device == labels.device,
-            f"{op}: boxes and labels must be on the same device; got {boxes.device} and "
-            f"{labels.device}")
+    require_same_device(op, "boxes", boxes, "labels", labels)
     require(0 < num_classes < 2 ** 31, f"{op}: num_classes must be in [1, 2^31); got {num_classes}")
     require(len(output_size) == 2 and all(s > 0 for s in output_size),
             f"{op}: output_size must be two positive integers (H, W); got {list(output_size)}")
@@ -80,9 +83,7 @@ def check_focal_loss_args(logits, target, alpha, beta) -> None:
     require(target.shape == logits.shape,
             f"{op}: target must have the logits' shape {list(logits.shape)}; got "
             f"{list(target.shape)}")
-    require(logits.device == target.device,
-            f"{op}: logits and target must be on the same device; got {logits.device} and "
-            f"{target.device}")
+    require_same_device(op, "logits", logits, "target", target)
     for name, value in (("alpha", alpha), ("beta", beta)):
         require(0.0 <= value < float("inf"),
                 f"{op}: {name} must be a finite non-negative number; got {value}")

@@ -216,52 +216,57 @@ void dispatch_deform(DeformDtype dtype, F&& f) {
   }
 }
 
+// Launches the kernel that `launch(scalar_t{}, acc_t{}, grid)` starts for the chunk's dtype, on
+// a grid covering `total` grid-stride items; nothing to do (and no launch) when total is 0.
+template <typename F>
+cudaError_t launch_over(const DeformConvChunk& c, int64_t total, F&& launch) {
+  if (total == 0) return cudaSuccess;
+  dispatch_deform(c.dtype, [&](auto s, auto a) { launch(s, a, grid_for(total)); });
+  return cudaGetLastError();
+}
+
+// Sampling points of a chunk: one per (image, offset group, tap, output pixel).
+int64_t sampling_points(const DeformConvChunk& c) {
+  const DeformConvGeometry& g = c.g;
+  return c.n * g.offset_groups * g.kh * g.kw * g.out_h * g.out_w;
+}
+
 }  // namespace
 
 cudaError_t launch_deform_columns(const DeformConvChunk& c, void* columns, cudaStream_t stream) {
   const DeformConvGeometry& g = c.g;
-  const int64_t total = g.channels * g.kh * g.kw * c.n * g.out_h * g.out_w;
-  if (total == 0) return cudaSuccess;
-  dispatch_deform(c.dtype, [&](auto s, auto a) {
+  return launch_over(c, g.channels * g.kh * g.kw * c.n * g.out_h * g.out_w,
+                     [&](auto s, auto a, int grid) {
     using scalar_t = decltype(s);
     using acc_t = decltype(a);
-    deform_columns_kernel<scalar_t, acc_t><<<grid_for(total), kThreads, 0, stream>>>(
+    deform_columns_kernel<scalar_t, acc_t><<<grid, kThreads, 0, stream>>>(
         g, c.n, static_cast<const scalar_t*>(c.input), static_cast<const scalar_t*>(c.offset),
         static_cast<const scalar_t*>(c.mask), static_cast<acc_t*>(columns));
   });
-  return cudaGetLastError();
 }
 
 cudaError_t launch_deform_offset_mask_grad(const DeformConvChunk& c, const void* grad_columns,
                                            void* grad_offset, void* grad_mask,
                                            cudaStream_t stream) {
-  const DeformConvGeometry& g = c.g;
-  const int64_t total = c.n * g.offset_groups * g.kh * g.kw * g.out_h * g.out_w;
-  if (total == 0) return cudaSuccess;
-  dispatch_deform(c.dtype, [&](auto s, auto a) {
+  return launch_over(c, sampling_points(c), [&](auto s, auto a, int grid) {
     using scalar_t = decltype(s);
     using acc_t = decltype(a);
-    deform_offset_mask_grad_kernel<scalar_t, acc_t><<<grid_for(total), kThreads, 0, stream>>>(
-        g, c.n, static_cast<const scalar_t*>(c.input), static_cast<const scalar_t*>(c.offset),
+    deform_offset_mask_grad_kernel<scalar_t, acc_t><<<grid, kThreads, 0, stream>>>(
+        c.g, c.n, static_cast<const scalar_t*>(c.input), static_cast<const scalar_t*>(c.offset),
         static_cast<const scalar_t*>(c.mask), static_cast<const acc_t*>(grad_columns),
         static_cast<scalar_t*>(grad_offset), static_cast<scalar_t*>(grad_mask));
   });
-  return cudaGetLastError();
 }
 
 cudaError_t launch_deform_input_grad_keys(const DeformConvChunk& c, int64_t* keys, void* weights,
                                           cudaStream_t stream) {
-  const DeformConvGeometry& g = c.g;
-  const int64_t total = c.n * g.offset_groups * g.kh * g.kw * g.out_h * g.out_w;
-  if (total == 0) return cudaSuccess;
-  dispatch_deform(c.dtype, [&](auto s, auto a) {
+  return launch_over(c, sampling_points(c), [&](auto s, auto a, int grid) {
     using scalar_t = decltype(s);
     using acc_t = decltype(a);
-    deform_input_grad_keys_kernel<scalar_t, acc_t><<<grid_for(total), kThreads, 0, stream>>>(
-        g, c.n, static_cast<const scalar_t*>(c.offset), static_cast<const scalar_t*>(c.mask),
+    deform_input_grad_keys_kernel<scalar_t, acc_t><<<grid, kThreads, 0, stream>>>(
+        c.g, c.n, static_cast<const scalar_t*>(c.offset), static_cast<const scalar_t*>(c.mask),
         keys, static_cast<acc_t*>(weights));
   });
-  return cudaGetLastError();
 }
 
 cudaError_t launch_deform_input_grad_gather(const DeformConvChunk& c, const void* grad_columns,
@@ -269,16 +274,13 @@ cudaError_t launch_deform_input_grad_gather(const DeformConvChunk& c, const void
                                             const void* weights, void* grad_input,
                                             cudaStream_t stream) {
   const DeformConvGeometry& g = c.g;
-  const int64_t total = c.n * g.channels * g.height * g.width;
-  if (total == 0) return cudaSuccess;
-  dispatch_deform(c.dtype, [&](auto s, auto a) {
+  return launch_over(c, c.n * g.channels * g.height * g.width, [&](auto s, auto a, int grid) {
     using scalar_t = decltype(s);
     using acc_t = decltype(a);
-    deform_input_grad_gather_kernel<scalar_t, acc_t><<<grid_for(total), kThreads, 0, stream>>>(
+    deform_input_grad_gather_kernel<scalar_t, acc_t><<<grid, kThreads, 0, stream>>>(
         g, c.n, static_cast<const acc_t*>(grad_columns), order, starts,
         static_cast<const acc_t*>(weights), static_cast<scalar_t*>(grad_input));
   });
-  return cudaGetLastError();
 }
 
 }  // namespace centernet_fast
