@@ -59,7 +59,8 @@ def _info(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``centernet-fast`` argument parser with every command."""
     parser = argparse.ArgumentParser(prog="centernet-fast", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,7 +71,11 @@ def main(argv=None) -> int:
     add_data_commands(sub)
     add_eval_commands(sub)
     add_train_commands(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

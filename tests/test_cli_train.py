@@ -76,7 +76,9 @@ def test_main_job_without_a_dataset(tmp_path, capsys):
     (["MISSING"], "dataset folder .*missing does not exist"),
     (["DATA", "--val-split", "test"], "instances_test.json does not exist"),
     (["DATA", "--input-size", "65"], "input_size: expected positive multiples of 32"),
-    (["DATA", "--input-size", "64", "64", "64"], "input_size: expected one side or"),
+    (["DATA", "--input-size", "64", "64", "64"],
+     r"input_size: expected one side or \(height, width\); got \(64, 64, 64\)"),
+    (["DATA", "--predict", "-1"], "--predict: expected a number of images >= 0, got -1"),
     (["DATA", "--batch-size", "0"], "batch_size: expected a positive multiple"),
     (["DATA", "--lr", "0"], "lr: expected > 0"),
     (["DATA", "--resume"], "no checkpoint at .*checkpoints/last.pth"),
@@ -99,6 +101,21 @@ def test_malformed_options_are_usage_errors(args, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", *args])
     assert exc.value.code == 2 and "usage: centernet-fast train" in capsys.readouterr().err
+
+
+def test_main_job_checks_its_options_before_writing_data(tmp_path, capsys):
+    out = tmp_path / "run"
+    for args in (["--input-size", "65"], ["--resume", str(tmp_path / "none.pth")]):
+        assert cli.main(["train", "--out", str(out), *args]) == 2
+        assert "centernet-fast train: error: " in capsys.readouterr().err
+        assert not (out / "synthetic").exists()
+
+
+def test_flags_turn_preset_options_off(tmp_path):
+    from centernet_fast.engine.train_commands import config_from_args
+    parser_args = cli.build_parser().parse_args(["train", "--no-channels-last", "--color"])
+    config, synthetic = config_from_args(parser_args)
+    assert synthetic and config.channels_last is False and config.color is True
 
 
 def test_an_existing_run_needs_resume(tmp_path, tiny_data, engine_stubs, capsys):

@@ -10,6 +10,8 @@ import torch
 
 from centernet_fast.engine.checkpointing import (REQUIRED_KEYS, read_training_checkpoint,
                                                  rng_state, set_rng_state)
+from centernet_fast.engine import train as train_module
+from centernet_fast.engine.config import TrainConfigError
 from centernet_fast.engine.train import train
 from centernet_fast.models import (CheckpointError, create_model, load_original_checkpoint,
                                    save_checkpoint)
@@ -116,6 +118,44 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, tiny_data, e
         train(tiny_config(tiny_data, epochs=3), str(out))
     assert os.listdir(out / "checkpoints") == ["last.pth"]
     assert read_training_checkpoint(str(out / "checkpoints" / "last.pth"))["global_step"] == 2
+
+
+def test_non_finite_weights_never_replace_the_last_checkpoint(tmp_path, tiny_data, engine_stubs,
+                                                              monkeypatch):
+    """A blow-up between two log steps: the checkpoint after it is refused, the last good one
+    (end of epoch 1, step 2) stays."""
+    built = []
+    monkeypatch.setattr(train_module, "create_model",
+                        lambda *a, **k: built.append(create_model(*a, **k)) or built[-1])
+
+    def poison(step):
+        if step.global_step == 3:
+            with torch.no_grad():
+                next(built[0].parameters()).fill_(float("nan"))
+
+    out = tmp_path / "run"
+    with pytest.raises(FloatingPointError, match="non-finite weights after step 3"):
+        train(tiny_config(tiny_data, epochs=2, log_every=100, checkpoint_every=1), str(out),
+              callback=poison)
+    kept = read_training_checkpoint(str(out / "checkpoints" / "last.pth"))
+    assert kept["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+
+
+def test_resume_refuses_a_checkpoint_past_the_new_epoch_length(tmp_path, tiny_data,
+                                                                engine_stubs):
+    out = tmp_path / "run"
+
+    def kill_at_step_2(step):  # after the mid-epoch checkpoint of iteration 1
+        if step.global_step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tiny_data, checkpoint_every=1), str(out), callback=kill_at_step_2)
+    assert read_training_checkpoint(str(out / "checkpoints" / "last.pth"))["iteration"] == 1
+    with pytest.raises(TrainConfigError, match="an epoch now has 1 iterations"):
+        train(tiny_config(tiny_data, batch_size=8), str(out),
+              resume=str(out / "checkpoints" / "last.pth"))
 
 
 def test_random_states_round_trip():

@@ -85,6 +85,12 @@ def save_training_checkpoint(path: str, *, model: nn.Module, optimizer: torch.op
         torch.save(checkpoint, f)
 
 
+def check_resume_path(path: str) -> None:
+    """Raises ``FileNotFoundError`` when there is no checkpoint file at ``path``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"resume: no checkpoint at {path!r}")
+
+
 def read_training_checkpoint(path: str) -> Dict[str, Any]:
     """Reads a checkpoint written by ``save_training_checkpoint`` onto the CPU.
 
@@ -93,8 +99,7 @@ def read_training_checkpoint(path: str) -> Dict[str, Any]:
         CheckpointError: the file is not a checkpoint, or not a training checkpoint (a
             model-zoo file has no optimiser state to continue from), naming the file.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"resume: no checkpoint at {path!r}")
+    check_resume_path(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling, zip and format errors all mean "not a checkpoint"

@@ -111,6 +111,11 @@ class TrainConfig:
                "the training split is required", (self.train_images, self.train_ann))
         _check((self.val_images is None) == (self.val_ann is None), "val_images/val_ann",
                "give both or neither", (self.val_images, self.val_ann))
+        self.validate_options(world_size)
+
+    def validate_options(self, world_size: int = 1) -> None:
+        """``validate`` without the dataset paths: what can be checked before the data exists
+        (the main job writes its dataset after this check)."""
         _check(self.arch in ARCHITECTURES, "arch", f"one of {', '.join(sorted(ARCHITECTURES))}",
                self.arch)
         _check(self.head_conv is None or self.head_conv >= 0, "head_conv", "None or >= 0",

@@ -11,6 +11,7 @@ import os
 from typing import Any, Dict, Optional
 
 from centernet_fast.data import load_coco, write_synthetic_coco
+from centernet_fast.engine.checkpointing import check_resume_path
 from centernet_fast.engine.config import TrainConfig
 from centernet_fast.engine.distributed import (barrier, choose_device, cleanup_distributed,
                                                setup_distributed)
@@ -71,7 +72,11 @@ def run_training(config: TrainConfig, out_dir: str, *, resume: Optional[str] = N
     info = setup_distributed(config.device)
     try:
         if synthetic_data is not None:
-            check_fresh_run(out_dir, resume)  # before minutes of writing data
+            # Everything that can be checked before minutes of writing data.
+            config.validate_options(info.world_size)
+            check_fresh_run(out_dir, resume)
+            if resume is not None:
+                check_resume_path(resume)
             if info.is_main:
                 logger.info("writing the synthetic dataset to %s", synthetic_dir)
                 write_synthetic_coco(synthetic_dir, **synthetic_data)

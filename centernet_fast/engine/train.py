@@ -148,11 +148,26 @@ class _Run:
                                scheduler=self.scheduler, scaler=self.scaler)
         self.epoch, self.iteration = checkpoint["epoch"], checkpoint["iteration"]
         self.global_step = checkpoint["global_step"]
+        if self.iteration >= self.iters_per_epoch:
+            raise TrainConfigError(
+                f"resume: {path} was taken after iteration {self.iteration} of epoch "
+                f"{self.epoch + 1}, but an epoch now has {self.iters_per_epoch} iterations "
+                "(batch size, dataset or number of processes changed); resume with the "
+                "original ones")
         if self.run_dir is not None:
             self.run_dir.truncate_log(self.global_step)
         logger.info("resumed from %s at %s", path, describe(checkpoint))
 
     def save(self, path: str) -> None:
+        """Writes a training checkpoint (rank 0); every rank first checks that the weights are
+        finite (DDP keeps them equal, so all ranks agree), so that a blow-up between two log
+        steps never replaces the last good checkpoint."""
+        finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
+        if not bool(finite):
+            raise FloatingPointError(
+                f"non-finite weights after step {self.global_step}; "
+                f"{path} keeps the last good checkpoint. Lower the learning rate, add "
+                "--warmup-iters or --grad-clip")
         if self.run_dir is not None:
             save_training_checkpoint(path, model=self.model, optimizer=self.optimizer,
                                      scheduler=self.scheduler, scaler=self.scaler,

@@ -80,11 +80,15 @@ def config_from_args(args) -> Tuple[TrainConfig, bool]:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if isinstance(values.get("input_size"), list):
-        values["input_size"] = tuple(values["input_size"]) * (3 - len(values["input_size"]))
-    for flag in ("channels_last", "compile", "sync_bn"):
+        size = values["input_size"]  # SIDE or HEIGHT WIDTH; more is left for the check to name
+        values["input_size"] = size[0] if len(size) == 1 else tuple(size)
+    for flag in ("compile", "sync_bn"):
         values[flag] = getattr(args, flag) or values.get(flag, False)
-    if args.color is not None:
-        values["color"] = args.color
+    for flag in ("channels_last", "color"):  # --flag / --no-flag; None: the default or preset
+        if getattr(args, flag) is not None:
+            values[flag] = getattr(args, flag)
+    if args.predict is not None and args.predict < 0:
+        raise TrainConfigError(f"--predict: expected a number of images >= 0, got {args.predict}")
     if not synthetic:
         values.update(zip(("train_images", "train_ann", "val_images", "val_ann"), paths))
     return TrainConfig(**values), synthetic
@@ -183,7 +187,7 @@ def add_train_commands(subparsers) -> None:
     run.add_argument("--device", help="cuda, cpu, ... (default: the GPU if there is one)")
     run.add_argument("--amp", choices=AMP_MODES, help="mixed precision (default: auto = "
                      "bfloat16 on a GPU that supports it, off elsewhere)")
-    run.add_argument("--channels-last", action="store_true",
+    run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                      help=f"channels-last memory format {default('channels_last')}")
     run.add_argument("--compile", action="store_true", help="torch.compile the model")
     run.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under DDP (CUDA)")
