@@ -51,3 +51,33 @@ def test_two_process_ddp_matches_one_process(tmp_path):
                           weights_only=True)["state_dict"] for run_dir in ("single", "ddp")]
     for key, value in weights[0].items():
         torch.testing.assert_close(weights[1][key], value, rtol=1e-3, atol=1e-5)
+
+
+def _main_process_failure(rank, init_file, results):
+    """One of two gloo processes: rank 0's work fails; each rank records what it raised."""
+    import torch.distributed as dist
+
+    from centernet_fast.engine.distributed import DistInfo, on_main_process
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    info = DistInfo(rank, 2, rank, torch.device("cpu"))
+
+    def work():
+        raise OSError("disk full")
+
+    try:
+        on_main_process(info, work, "writing last.pth")
+        outcome = "returned"
+    except Exception as e:  # the outcome is what the test checks
+        outcome = f"{type(e).__name__}: {e}"
+    with open(os.path.join(results, f"rank{rank}.txt"), "w") as f:
+        f.write(outcome)
+    dist.destroy_process_group()
+
+
+def test_a_failure_on_the_main_process_raises_on_every_rank(tmp_path):
+    """No rank is left waiting in a collective for a rank 0 that failed."""
+    torch.multiprocessing.spawn(_main_process_failure, args=(str(tmp_path / "init"),
+                                                             str(tmp_path)), nprocs=2)
+    assert (tmp_path / "rank0.txt").read_text() == "OSError: disk full"
+    assert (tmp_path / "rank1.txt").read_text().startswith(
+        "MainProcessError: writing last.pth failed on the main process (rank 0)")

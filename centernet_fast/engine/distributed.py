@@ -2,14 +2,26 @@
 provides, and the few collective operations the training loop needs. Without torchrun everything
 here degrades to a single process."""
 
+import datetime
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
 
 from centernet_fast.engine.config import TrainConfigError
+
+#: How long a collective waits for the slowest process. Longer than the backends' defaults
+#: (10 min for NCCL): the other ranks wait in one while rank 0 evaluates a large validation set.
+COLLECTIVE_TIMEOUT = datetime.timedelta(hours=1)
+
+T = TypeVar("T")
+
+
+class MainProcessError(RuntimeError):
+    """Raised on the other ranks when work done on rank 0 alone failed (rank 0 raises the
+    original exception)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ def setup_distributed(requested_device: Optional[str] = None) -> DistInfo:
             backend = "nccl" if device.type == "cuda" else "gloo"
             # device_id binds NCCL to this rank's GPU up front (gloo takes none).
             kwargs = {"device_id": device} if backend == "nccl" else {}
-            dist.init_process_group(backend, **kwargs)
+            dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT, **kwargs)
             owns_group = True
         rank, world_size = dist.get_rank(), dist.get_world_size()
     return DistInfo(rank, world_size, local_rank, device, owns_group)
@@ -86,13 +98,26 @@ def cleanup_distributed(info: DistInfo) -> None:
         dist.destroy_process_group()
 
 
-def barrier(info: DistInfo) -> None:
-    """Waits for every process (no-op in a single process)."""
+def on_main_process(info: DistInfo, work: Callable[[], T], what: str) -> Optional[T]:
+    """Runs ``work()`` on rank 0 only and returns its result there (None elsewhere); every rank
+    waits for it. Whether it failed is shared by an all-reduce, so that a failure on rank 0
+    (a full disk, a bad validation file) raises on every rank (``MainProcessError`` naming
+    ``what`` on the others) instead of leaving them waiting in the next collective."""
+    result, error = None, None
+    if info.is_main:
+        try:
+            result = work()
+        except BaseException as e:  # re-raised below, after the other ranks are told
+            error = e
     if info.distributed:
-        if info.device.type == "cuda":
-            dist.barrier(device_ids=[info.device.index])
-        else:
-            dist.barrier()
+        failed = torch.tensor([float(error is not None)], device=info.device)
+        dist.all_reduce(failed)
+        if error is None and failed.item() > 0:
+            raise MainProcessError(f"{what} failed on the main process (rank 0); its error is "
+                                   "in rank 0's output")
+    if error is not None:
+        raise error
+    return result
 
 
 def mean_over_processes(values: Dict[str, torch.Tensor], info: DistInfo) -> Dict[str, float]:

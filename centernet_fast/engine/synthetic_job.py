@@ -13,8 +13,8 @@ from typing import Any, Dict, Optional
 from centernet_fast.data import load_coco, write_synthetic_coco
 from centernet_fast.engine.checkpointing import check_resume_path
 from centernet_fast.engine.config import TrainConfig
-from centernet_fast.engine.distributed import (barrier, choose_device, cleanup_distributed,
-                                               setup_distributed)
+from centernet_fast.engine.distributed import (choose_device, cleanup_distributed,
+                                               on_main_process, setup_distributed)
 from centernet_fast.engine.predict import predict
 from centernet_fast.engine.run_dir import check_fresh_run
 from centernet_fast.engine.train import TrainResult, train
@@ -77,10 +77,12 @@ def run_training(config: TrainConfig, out_dir: str, *, resume: Optional[str] = N
             check_fresh_run(out_dir, resume)
             if resume is not None:
                 check_resume_path(resume)
-            if info.is_main:
+
+            def write_data():
                 logger.info("writing the synthetic dataset to %s", synthetic_dir)
                 write_synthetic_coco(synthetic_dir, **synthetic_data)
-            barrier(info)
+
+            on_main_process(info, write_data, f"writing the synthetic dataset to {synthetic_dir}")
             # Every process gets the split paths; the dataset on disk matches, nothing is redrawn.
             splits = write_synthetic_coco(synthetic_dir, **synthetic_data)
             config.train_images, config.train_ann = splits["train"]

@@ -31,9 +31,9 @@ from centernet_fast.engine.checkpointing import (describe, final_checkpoint_path
                                                  read_training_checkpoint,
                                                  restore_training_state, save_training_checkpoint)
 from centernet_fast.engine.config import TrainConfig, TrainConfigError, amp_dtype, heads_for
+from centernet_fast.engine.distributed import (DistInfo, cleanup_distributed, mean_over_processes,
+                                               on_main_process, setup_distributed)
 from centernet_fast.engine.evaluate import evaluate
-from centernet_fast.engine.distributed import (DistInfo, barrier, cleanup_distributed,
-                                               mean_over_processes, setup_distributed)
 from centernet_fast.engine.run_dir import RunDir, check_fresh_run
 from centernet_fast.engine.schedule import epoch_batches, lr_lambda, seed_everything
 from centernet_fast.models import ARCHITECTURES, CenterNetLoss, create_model
@@ -168,11 +168,10 @@ class _Run:
                 f"non-finite weights after step {self.global_step}; "
                 f"{path} keeps the last good checkpoint. Lower the learning rate, add "
                 "--warmup-iters or --grad-clip")
-        if self.run_dir is not None:
-            save_training_checkpoint(path, model=self.model, optimizer=self.optimizer,
-                                     scheduler=self.scheduler, scaler=self.scaler,
-                                     epoch=self.epoch, iteration=self.iteration,
-                                     global_step=self.global_step, config=self.model_config)
+        on_main_process(self.info, lambda: save_training_checkpoint(
+            path, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+            scaler=self.scaler, epoch=self.epoch, iteration=self.iteration,
+            global_step=self.global_step, config=self.model_config), f"writing {path}")
 
     def fit(self) -> TrainResult:
         cfg = self.config
@@ -297,19 +296,22 @@ class _Run:
     def evaluate(self, out_dir: str) -> Optional[Dict[str, float]]:
         """COCO evaluation of the model on the validation split, on the main process (the
         others wait); metrics.json and detections.json go to ``out_dir``."""
-        metrics = None
-        if self.val_set is not None and self.info.is_main:
-            model = unwrap_model(self.model)
-            metrics = evaluate(model, self.val_set, device=self.device,
-                               batch_size=self.config.eval_batch_size,
-                               num_workers=self.config.num_workers, amp_dtype=self.dtype,
-                               out_dir=out_dir)
-            model.train()
-            self.run_dir.log({"event": "eval", "epoch": self.epoch, "step": self.global_step,
-                              **metrics})
-            logger.info("evaluation after epoch %d: %s", self.epoch,
-                        ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        barrier(self.info)
+        if self.val_set is None:
+            return None
+        return on_main_process(self.info, lambda: self._evaluate_here(out_dir),
+                               f"the evaluation into {out_dir}")
+
+    def _evaluate_here(self, out_dir: str) -> Dict[str, float]:
+        model = unwrap_model(self.model)
+        metrics = evaluate(model, self.val_set, device=self.device,
+                           batch_size=self.config.eval_batch_size,
+                           num_workers=self.config.num_workers, amp_dtype=self.dtype,
+                           out_dir=out_dir)
+        model.train()
+        self.run_dir.log({"event": "eval", "epoch": self.epoch, "step": self.global_step,
+                          **metrics})
+        logger.info("evaluation after epoch %d: %s", self.epoch,
+                    ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         return metrics
 
 
