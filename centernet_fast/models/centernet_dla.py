@@ -9,7 +9,8 @@ from torch import nn
 
 from centernet_fast.models.dla import dla34, load_imagenet_weights
 from centernet_fast.models.dla_up import DLAUp, IDAUp
-from centernet_fast.models.heads import apply_heads, check_heads, init_head, make_head
+from centernet_fast.models.heads import (apply_heads, attach_head, check_heads, init_head,
+                                         make_head)
 from centernet_fast.models.image_input import check_image_batch
 
 FIRST_LEVEL = 2  # level 2 has stride 4, the output stride of CenterNet
@@ -50,12 +51,9 @@ class CenterNetDLA(nn.Module):
         self.ida_up = IDAUp(channels[0], channels[:num_fused], [2 ** i for i in range(num_fused)])
         self.heads = heads
         for name, out_channels in heads.items():
-            if hasattr(self, name):
-                raise ValueError(f"heads: {name!r} clashes with an attribute of the model; "
-                                 f"rename the head")
             head = make_head(channels[0], head_conv, out_channels)
             init_head(name, head, "zero_bias")
-            setattr(self, name, head)
+            attach_head(self, name, head, "CenterNetDLA")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
         check_image_batch(x, INPUT_MULTIPLE, "CenterNetDLA")

@@ -73,6 +73,16 @@ def check_heads(heads: Dict[str, int]) -> Dict[str, int]:
     return dict(heads)
 
 
+def attach_head(model: nn.Module, name: str, head: nn.Module, owner: str) -> None:
+    """Registers ``head`` as ``model.<name>`` (the state_dict prefix the original checkpoints
+    use); a name that would replace one of the model's own layers or attributes raises
+    ``ValueError`` naming ``owner`` (the builder)."""
+    if hasattr(model, name):
+        raise ValueError(f"{owner}: head name {name!r} clashes with a layer or attribute of the "
+                         "model; rename the head")
+    setattr(model, name, head)
+
+
 def apply_heads(model: nn.Module, heads: Dict[str, int], features: torch.Tensor
                 ) -> Dict[str, torch.Tensor]:
     """Runs every head of ``model`` (attributes named as the keys of ``heads``) on

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from centernet_fast.models.heads import check_heads, init_head
+from centernet_fast.models.heads import attach_head, check_heads, init_head
 from centernet_fast.models.image_input import check_image_batch
 
 NUM_STACKS = 2
@@ -142,14 +142,11 @@ class CenterNetHourglass(nn.Module):
                                     for _ in range(NUM_STACKS - 1)])
         self.relu = nn.ReLU(inplace=True)
         for name, out_channels in self.heads.items():
-            if hasattr(self, name):
-                raise ValueError(f"hourglass_centernet: head name {name!r} clashes with a "
-                                 f"layer of the model")
             per_stack = nn.ModuleList([_hourglass_head(out_channels)
                                        for _ in range(NUM_STACKS)])
             for head in per_stack:
                 init_head(name, head, regression_init="default")
-            setattr(self, name, per_stack)
+            attach_head(self, name, per_stack, "hourglass_centernet")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
         check_image_batch(x, 128, "hourglass_centernet")

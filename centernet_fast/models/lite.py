@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from centernet_fast.models.heads import apply_heads, check_heads, init_head, make_head
+from centernet_fast.models.heads import (apply_heads, attach_head, check_heads, init_head,
+                                         make_head)
 from centernet_fast.models.image_input import check_image_batch
 from centernet_fast.models.resnet_blocks import BasicBlock, make_stage
 
@@ -65,11 +66,9 @@ class CenterNetLite(nn.Module):
         self.smooth = nn.ModuleList(_conv_bn_relu(decoder_channels, decoder_channels)
                                     for _ in widths[:-1])
         for name in self.heads:
-            if hasattr(self, name):
-                raise ValueError(f"lite_centernet: head name {name!r} clashes with a layer")
             head = make_head(decoder_channels, head_conv, self.heads[name])
             init_head(name, head, regression_init="zero_bias")
-            setattr(self, name, head)
+            attach_head(self, name, head, "lite_centernet")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
         check_image_batch(x, 32, "lite_centernet")

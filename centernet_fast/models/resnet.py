@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from centernet_fast.models.checkpoint import load_checked, read_state_dict
-from centernet_fast.models.heads import apply_heads, check_heads, init_head, make_head
+from centernet_fast.models.heads import (apply_heads, attach_head, check_heads, init_head,
+                                         make_head)
 from centernet_fast.models.image_input import check_image_batch
 from centernet_fast.models.resnet_blocks import RESNET_SPECS, make_stage
 from centernet_fast.models.upsample import bilinear_upsample_weights_
@@ -105,15 +106,12 @@ class CenterNetResNet(nn.Module):
         # msra_resnet.py registers its heads in sorted name order, resnet_dcn.py in the given
         # order; the state_dict order follows, so keep each original's.
         for name in (self.heads if self.dcn else sorted(self.heads)):
-            if hasattr(self, name):
-                raise ValueError(f"resnet_centernet: head name {name!r} clashes with a layer "
-                                 f"of the model")
             head = make_head(feature_channels, head_conv, self.heads[name])
             # resnet_dcn.py initialises every conv of a head, msra_resnet.py only the last one
             # (its 3x3 conv keeps PyTorch's default).
             last_conv = head if isinstance(head, nn.Conv2d) else head[-1:]
             init_head(name, head if self.dcn else last_conv, regression_init="normal")
-            setattr(self, name, head)
+            attach_head(self, name, head, "resnet_centernet")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
         check_image_batch(x, 32, "resnet_centernet")
