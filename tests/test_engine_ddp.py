@@ -18,12 +18,15 @@ WORKER = os.path.join(TESTS, "ddp_train_worker.py")
 
 
 def run(args, cwd):
+    # PYTHONFAULTHANDLER: a rank killed by a signal (an abort in native code) prints the Python
+    # stack of each of its threads, so that a failure says where the rank was.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.dirname(TESTS), TESTS, os.environ.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1")
+        [os.path.dirname(TESTS), TESTS, os.environ.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1",
+        PYTHONFAULTHANDLER="1")
     for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-12000:] + done.stderr[-12000:]
     return done
 
 
