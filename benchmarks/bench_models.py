@@ -21,10 +21,10 @@ dla_34 / resdcn_18 latency and >= 400 img/s dla_34 training on an H100). On a CP
 are scaled so that the file finishes in minutes on 2 cores: 256 x 256, batch 4; bfloat16 only
 on a CPU with native bfloat16 arithmetic (avx512_bf16 or AMX in /proc/cpuinfo: there the bf16
 training step measured 1.3-1.6x faster than float32 on the 2-core development machine; emulated
-elsewhere, it would only add minutes); and no torch.compile: on that machine (busy at the time)
-inductor took 93 s / 127 s to compile the forward + decode of resdcn_18 / dla_34 at 256 x 256 and
-290 s / 571 s for their training graphs, longer than the rest of the CPU file, and the busy
-machine could not resolve the steady-state difference. Enable it below where cores are plenty.
+elsewhere, it would only add minutes); and no torch.compile, whose compiles (15-40 s per forward
++ decode graph, 40-120 s per training graph on that machine when quiet) and 512 x 512 steps
+turn minutes into half an hour: results/cpu-2core-models-512.json is that run, 26 minutes with
+MODEL_SIZE=512 and MODEL_COMPILE=1.
 Environment variables (defaults CUDA / CPU):
     CENTERNET_FAST_BENCH_MODEL_SIZE        input side, 512 / 256 (a multiple of 32)
     CENTERNET_FAST_BENCH_MODEL_BATCH       throughput batch, 32 / 4

@@ -27,7 +27,14 @@ NAME says where it ran (e.g. `h100`, `cpu-2core`). On a machine with CUDA every 
 the CPU and on the GPU; `-k cuda` keeps the GPU cases only. The model benchmark scales itself
 down on a CPU (`benchmarks/bench_models.py` lists its environment variables: input 256x256,
 batch 4, bfloat16 only where the CPU has it natively, no torch.compile by default, so that it
-finishes in minutes on 2 cores).
+finishes in minutes on 2 cores). The targets' 512x512 input and torch.compile are one setting
+away; the run `cpu-2core-models-512` took both on the 2-core CPU (batch 4 stays), in 26 minutes:
+
+```sh
+CENTERNET_FAST_BENCH_MODEL_SIZE=512 CENTERNET_FAST_BENCH_MODEL_COMPILE=1 \\
+python -m pytest benchmarks -q -k "machine or test_model" --benchmark-json=benchmarks/results/cpu-2core-models-512.json
+```
+
 `python benchmarks/report.py RUN.json --out RUN.md` writes one run's tables alone.
 
 On a lent GPU machine, whose calls last at most 10 minutes, split the run and give each part its
