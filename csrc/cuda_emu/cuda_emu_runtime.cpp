@@ -44,6 +44,20 @@ constexpr std::size_t kStackBytes = 256 * 1024;
 
 enum class State { kReady, kBarrier, kCollective, kDone };
 
+// Byte copies and fills of kernel-visible memory. Through volatile, so that they stay loops and do
+// not become memcpy/memset calls, which ThreadSanitizer intercepts even in this uninstrumented
+// file and would attribute to the CUDA thread that happened to be running.
+void copy_bytes(void* dst, const void* src, std::size_t n) {
+  auto* d = static_cast<volatile unsigned char*>(dst);
+  const auto* s = static_cast<const volatile unsigned char*>(src);
+  for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
+}
+
+void fill_bytes(void* dst, unsigned char value, std::size_t n) {
+  auto* d = static_cast<volatile unsigned char*>(dst);
+  for (std::size_t i = 0; i < n; ++i) d[i] = value;
+}
+
 bool same_site(const std::source_location& a, const std::source_location& b) {
   return a.line() == b.line() && a.column() == b.column() &&
          std::strcmp(a.file_name(), b.file_name()) == 0 &&
@@ -112,6 +126,10 @@ struct Block {
 [[maybe_unused]] char g_launch_token, g_exit_token;
 
 thread_local Block* t_block = nullptr;
+// The running CUDA thread's coordinates, copied in at every switch: kernels read them, and a
+// per-OS-thread copy keeps those reads off the scheduler's bookkeeping, which it rewrites and
+// frees while abandoned fibers (of a failed block) never synchronise with it again.
+thread_local Coordinates t_coordinates;
 thread_local cudaError_t t_last_error = cudaSuccess;
 thread_local std::string t_last_message;
 thread_local std::vector<void*> t_stacks;  // reused across blocks and launches
@@ -148,6 +166,7 @@ void record(cudaError_t err, const std::string& message) {
 // From the scheduler into thread t, until t blocks or ends.
 void resume(Block& b, Thread& t) {
   b.current = &t;
+  t_coordinates = t.coords;
 #if defined(CNF_EMU_TSAN)
   __tsan_switch_to_fiber(t.tsan_fiber, __tsan_switch_to_fiber_no_sync);
 #endif
@@ -184,6 +203,10 @@ void suspend(Block& b, Thread& self) {
   Thread& self = *b.current;
   if (b.error.empty()) b.error = message;
   self.state = State::kDone;
+#if defined(CNF_EMU_TSAN)
+  __tsan_release(&g_exit_token);  // the scheduler reads the message
+  __tsan_release(self.stack);
+#endif
   suspend(b, self);
   std::abort();  // unreachable: the scheduler never resumes an ended thread
 }
@@ -240,8 +263,8 @@ bool evaluate(Thread* const lanes[kWarp], unsigned int mask, unsigned int lane,
       for (unsigned int l = 0; l < kWarp; ++l) {
         if (!(mask >> l & 1u)) continue;
         uint64_t v = 0, mine = 0;
-        std::memcpy(&v, lanes[l]->value, me.size);
-        std::memcpy(&mine, me.value, me.size);
+        copy_bytes(&v, lanes[l]->value, me.size);
+        copy_bytes(&mine, me.value, me.size);
         if (v != 0) votes |= 1u << l;
         if (me.op == Collective::kMatchAny && v == mine) out |= uint64_t{1} << l;
         ++count;
@@ -249,7 +272,7 @@ bool evaluate(Thread* const lanes[kWarp], unsigned int mask, unsigned int lane,
       if (me.op == Collective::kBallot) out = votes;
       if (me.op == Collective::kAny) out = votes != 0;
       if (me.op == Collective::kAll) out = static_cast<unsigned int>(__builtin_popcount(votes)) == count;
-      if (me.op != Collective::kSyncWarp) std::memcpy(me.result, &out, me.size);
+      if (me.op != Collective::kSyncWarp) copy_bytes(me.result, &out, me.size);
       return true;
     }
   }
@@ -258,7 +281,7 @@ bool evaluate(Thread* const lanes[kWarp], unsigned int mask, unsigned int lane,
             ", which is not in the mask, at " + describe(me.site);
     return false;
   }
-  std::memcpy(me.result, lanes[src]->value, me.size);
+  copy_bytes(me.result, lanes[src]->value, me.size);
   return true;
 }
 
@@ -454,7 +477,16 @@ bool run_block(Block& b, dim3 grid, dim3 block, uint3 block_idx, const Schedule&
     }
   }
 #if defined(CNF_EMU_TSAN)
+  // Abandoned threads (the block failed) end here: in their TSan context, as if they had exited.
+  for (Thread& t : b.threads) {
+    if (t.state == State::kDone) continue;
+    __tsan_switch_to_fiber(t.tsan_fiber, __tsan_switch_to_fiber_no_sync);
+    __tsan_release(&g_exit_token);
+    __tsan_release(t.stack);
+    __tsan_switch_to_fiber(b.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
+  }
   for (Thread& t : b.threads) __tsan_destroy_fiber(t.tsan_fiber);
+  __tsan_acquire(&g_exit_token);  // the block's threads are done with its shared memory
 #endif
   free_shared(b);
   return ok;
@@ -462,12 +494,17 @@ bool run_block(Block& b, dim3 grid, dim3 block, uint3 block_idx, const Schedule&
 
 }  // namespace
 
-const Coordinates& coordinates() { return t_block->current->coords; }
+const Coordinates& coordinates() { return t_coordinates; }
 
 void* block_shared(const void* tag, std::size_t size, std::size_t align, const char* name) {
   Block& b = *t_block;
   for (const SharedObject& s : b.shared) {
-    if (s.tag == tag) return s.data;
+    if (s.tag == tag) {
+#if defined(CNF_EMU_TSAN)
+      __tsan_acquire(s.data);  // shared memory exists before any thread of the block uses it
+#endif
+      return s.data;
+    }
   }
   if (b.shared_bytes + size > kMaxSharedBytes) {
     abort_thread("more than 48 KiB of shared memory per block (" +
@@ -476,7 +513,10 @@ void* block_shared(const void* tag, std::size_t size, std::size_t align, const c
   align = std::max<std::size_t>(align, 16);
   // Each object is its own allocation, so that AddressSanitizer knows its exact bounds.
   void* data = std::aligned_alloc(align, (size + align - 1) / align * align);
-  std::memset(data, b.poison, size);
+  fill_bytes(data, b.poison, size);
+#if defined(CNF_EMU_TSAN)
+  __tsan_release(data);
+#endif
   b.shared.push_back({tag, data});
   b.shared_bytes += size;
   return data;
@@ -515,7 +555,7 @@ void warp_collective(Collective op, unsigned int mask, const void* value, std::s
   self.arg = arg;
   self.width = width;
   self.size = size;
-  std::memcpy(self.value, value, size);
+  copy_bytes(self.value, value, size);
   self.result = result;
   self.site = site;
   const unsigned int warp = warp_of(self);
