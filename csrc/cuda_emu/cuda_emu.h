@@ -160,6 +160,15 @@ template <class T>
 T __ldg(const T* p) { return *p; }
 
 // ---- Atomics: relaxed, as CUDA's; the value returned is the old one -------------------------
+// Stores v in *a while replaces(v, current) holds; returns the value it replaced (or kept).
+template <class T, class Replaces>
+T cnf_emu_atomic_replace_if(T* a, T v, Replaces replaces) {
+  T old = __atomic_load_n(a, __ATOMIC_RELAXED);
+  while (replaces(v, old) &&
+         !__atomic_compare_exchange_n(a, &old, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+  return old;
+}
 #define CNF_EMU_ATOMIC_INT(T)                                                                    \
   inline T atomicAdd(T* a, T v) { return __atomic_fetch_add(a, v, __ATOMIC_RELAXED); }          \
   inline T atomicSub(T* a, T v) { return __atomic_fetch_sub(a, v, __ATOMIC_RELAXED); }          \
@@ -172,18 +181,10 @@ T __ldg(const T* p) { return *p; }
     return expected;                                                                             \
   }                                                                                              \
   inline T atomicMax(T* a, T v) {                                                                \
-    T old = __atomic_load_n(a, __ATOMIC_RELAXED);                                                \
-    while (old < v &&                                                                            \
-           !__atomic_compare_exchange_n(a, &old, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) { \
-    }                                                                                            \
-    return old;                                                                                  \
+    return cnf_emu_atomic_replace_if(a, v, [](T n, T o) { return o < n; });                     \
   }                                                                                              \
   inline T atomicMin(T* a, T v) {                                                                \
-    T old = __atomic_load_n(a, __ATOMIC_RELAXED);                                                \
-    while (v < old &&                                                                            \
-           !__atomic_compare_exchange_n(a, &old, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) { \
-    }                                                                                            \
-    return old;                                                                                  \
+    return cnf_emu_atomic_replace_if(a, v, [](T n, T o) { return n < o; });                     \
   }
 CNF_EMU_ATOMIC_INT(int)
 CNF_EMU_ATOMIC_INT(unsigned int)
