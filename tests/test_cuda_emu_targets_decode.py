@@ -16,6 +16,8 @@ TARGET_CASES = {
     "one_cell_map": (1, 3, 1, 1, 1, 4),
     "odd_slot_count": (3, 7, 3, 17, 13, 9),  # 27 slots: a block not filled with warps
     "many_objects_128": (4, 40, 80, 128, 128, 128),
+    # One class, so the Gaussians of different warps overlap and combine through the atomic max.
+    "overlapping_one_class": (2, 12, 1, 24, 24, 16),
 }
 
 

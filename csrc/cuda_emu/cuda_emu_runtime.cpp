@@ -9,9 +9,9 @@
 // Sanitizers: under AddressSanitizer the fiber switches are announced (so stack bookkeeping
 // follows the fibers); with CNF_EMU_TSAN every CUDA thread is a ThreadSanitizer fiber and fiber
 // switches do not synchronise: only CUDA's own orderings (barriers within the block, collectives
-// within the warp, the launch boundaries) are meant to create happens-before edges, so that a
-// missing barrier is reported whatever order the fibers ran in (see README.md for a known gap:
-// a planted non-atomic update between warps went unreported). This file itself is never
+// within the warp, the launch boundaries) create happens-before edges, and blocks are never
+// ordered after one another, so a missing barrier or a non-atomic update is reported whatever
+// order the fibers ran in. This file itself is never
 // instrumented: it is the emulated hardware.
 #include "cuda_emu.h"
 
@@ -104,7 +104,8 @@ struct Block {
   ucontext_t scheduler;
   Thread* current = nullptr;
   std::string error;
-  std::vector<SharedObject> shared;
+  std::vector<SharedObject> shared;   // of the running block
+  std::vector<SharedObject> retired;  // of the blocks that ran before it in this launch
   std::size_t shared_bytes = 0;
   unsigned char poison = 0;
   unsigned int barrier_generation = 0;
@@ -120,6 +121,7 @@ struct Block {
   void* scheduler_fiber = nullptr;
   char barrier_token[2] = {};
   std::vector<char> warp_token;  // two per warp
+  std::vector<void*> ended_fibers;
 #endif
 };
 
@@ -151,6 +153,12 @@ void* acquire_stack(std::size_t index) {
 #if defined(CNF_EMU_ASAN)
   // An abandoned fiber (its block failed) may have left redzones in the shadow of its stack.
   __asan_unpoison_memory_region(t_stacks[index], kStackBytes);
+#endif
+#if defined(CNF_EMU_TSAN)
+  // A fresh mapping clears the stack's history: the thread that used it before is no more
+  // ordered before the next one than any two CUDA threads are.
+  mmap(t_stacks[index], kStackBytes, PROT_READ | PROT_WRITE,
+       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK | MAP_FIXED, -1, 0);
 #endif
   return t_stacks[index];
 }
@@ -206,7 +214,6 @@ void suspend(Block& b, Thread& self) {
   self.state = State::kDone;
 #if defined(CNF_EMU_TSAN)
   __tsan_release(&g_exit_token);  // the scheduler reads the message
-  __tsan_release(self.stack);
 #endif
   suspend(b, self);
   std::abort();  // unreachable: the scheduler never resumes an ended thread
@@ -220,12 +227,10 @@ void fiber_main(unsigned int index) {
 #endif
 #if defined(CNF_EMU_TSAN)
   __tsan_acquire(&g_launch_token);
-  __tsan_acquire(self.stack);  // the stack's previous fiber has ended
 #endif
   b.body(b.context);
 #if defined(CNF_EMU_TSAN)
   __tsan_release(&g_exit_token);
-  __tsan_release(self.stack);
 #endif
   self.state = State::kDone;
   suspend(b, self);
@@ -421,7 +426,9 @@ std::string config_error(dim3 grid, dim3 block, std::size_t shared_bytes) {
 
 void free_shared(Block& b) {
   for (const SharedObject& s : b.shared) std::free(s.data);
+  for (const SharedObject& s : b.retired) std::free(s.data);
   b.shared.clear();
+  b.retired.clear();
   b.shared_bytes = 0;
 }
 
@@ -435,6 +442,9 @@ bool run_block(Block& b, dim3 grid, dim3 block, uint3 block_idx, const Schedule&
   b.warp_token.assign(2 * b.warp_generation.size(), 0);
 #endif
   b.error.clear();
+  b.retired.insert(b.retired.end(), b.shared.begin(), b.shared.end());
+  b.shared.clear();
+  b.shared_bytes = 0;
   b.poison = s.poison;
   b.barrier_generation = 0;
   for (unsigned int i = 0; i < n; ++i) {
@@ -483,13 +493,12 @@ bool run_block(Block& b, dim3 grid, dim3 block, uint3 block_idx, const Schedule&
     if (t.state == State::kDone) continue;
     __tsan_switch_to_fiber(t.tsan_fiber, __tsan_switch_to_fiber_no_sync);
     __tsan_release(&g_exit_token);
-    __tsan_release(t.stack);
     __tsan_switch_to_fiber(b.scheduler_fiber, __tsan_switch_to_fiber_no_sync);
   }
-  for (Thread& t : b.threads) __tsan_destroy_fiber(t.tsan_fiber);
-  __tsan_acquire(&g_exit_token);  // the block's threads are done with its shared memory
+  // Destroyed only at the launch's end: destroying a fiber orders it before the destroyer, and
+  // through it before the fibers of the next block.
+  for (Thread& t : b.threads) b.ended_fibers.push_back(t.tsan_fiber);
 #endif
-  free_shared(b);
   return ok;
 }
 
@@ -609,8 +618,12 @@ void run_launch(dim3 grid, dim3 block, std::size_t shared_bytes, void (*body)(vo
     }
   }
 #if defined(CNF_EMU_TSAN)
+  for (void* fiber : b.ended_fibers) __tsan_destroy_fiber(fiber);
   __tsan_acquire(&g_exit_token);
 #endif
+  // Freed only now: under ThreadSanitizer the scheduler synchronises with the CUDA threads only
+  // at the end of the launch, so that no block is ordered after another.
+  free_shared(b);
   t_block = outer;
 }
 
