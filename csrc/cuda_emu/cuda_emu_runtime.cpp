@@ -611,6 +611,9 @@ void run_launch(dim3 grid, dim3 block, std::size_t shared_bytes, void (*body)(vo
   for (unsigned int i : blocks) {
     const uint3 idx{i % grid.x, i / grid.x % grid.y, i / (grid.x * grid.y)};
     if (!run_block(b, grid, block, idx, s, rng)) {
+#if defined(CNF_EMU_TSAN)
+      __tsan_acquire(&g_exit_token);  // the failing thread wrote the message; the launch ends
+#endif
       record(cudaErrorLaunchFailure,
              "block (" + std::to_string(idx.x) + ", " + std::to_string(idx.y) + ", " +
                  std::to_string(idx.z) + "): " + b.error);
