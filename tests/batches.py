@@ -1,4 +1,4 @@
-"""Random padded batches of boxes for the tests."""
+"""Random inputs for the tests: padded batches of boxes, and decode heads (heat, wh, reg)."""
 
 import torch
 
@@ -18,3 +18,17 @@ def random_batch(generator, batch, num_boxes, num_classes, height, width, pad_fr
     labels = torch.randint(0, num_classes, (batch, num_boxes), generator=generator)
     pad = torch.rand(batch, num_boxes, generator=generator) < pad_fraction
     return boxes, labels.masked_fill(pad, -1)
+
+
+def distinct_heat(generator, batch, classes, height, width):
+    """float32 probabilities in (0, 1), all distinct: no ties anywhere."""
+    n = batch * classes * height * width
+    values = (torch.randperm(n, generator=generator).float() + 1) / (n + 1)
+    return values.view(batch, classes, height, width)
+
+
+def box_maps(generator, batch, channels, height, width):
+    """wh in [0, 40) and reg in [0, 1), float32."""
+    wh = torch.rand(batch, channels, height, width, generator=generator) * 40
+    reg = torch.rand(batch, 2, height, width, generator=generator)
+    return wh, reg

@@ -3,22 +3,9 @@
 import pytest
 import torch
 
+from batches import box_maps, distinct_heat
 from centernet_fast import ops
 from centernet_fast.ops import original, reference
-
-
-def distinct_heat(generator, batch, classes, height, width):
-    """float32 probabilities in (0, 1), all distinct: no ties anywhere."""
-    n = batch * classes * height * width
-    values = (torch.randperm(n, generator=generator).float() + 1) / (n + 1)
-    return values.view(batch, classes, height, width)
-
-
-def box_maps(generator, batch, channels, height, width):
-    """wh in [0, 40) and reg in [0, 1), float32."""
-    wh = torch.rand(batch, channels, height, width, generator=generator) * 40
-    reg = torch.rand(batch, 2, height, width, generator=generator)
-    return wh, reg
 
 
 def run_both(heat, wh, reg, device, **kwargs):

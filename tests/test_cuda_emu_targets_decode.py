@@ -4,7 +4,7 @@ through their CUDA registrations, equal the CPU kernels bit for bit, under every
 import pytest
 import torch
 
-from batches import random_batch
+from batches import box_maps, distinct_heat, random_batch
 from cuda_emu_harness import SCHEDULES, across_schedules, assert_same_bits
 
 cpu = torch.ops.centernet_fast
@@ -54,15 +54,6 @@ def test_gaussian_radius(emu, n, mode):
                      cpu.gaussian_radius(h, w, 0.7, mode))
 
 
-def distinct_heat(g, b, c, h, w):
-    """Heat maps in (0, 1) with no two equal values."""
-    return (torch.randperm(b * c * h * w, generator=g).float() / (b * c * h * w)).view(b, c, h, w)
-
-
-def box_maps(g, b, channels, h, w):
-    return torch.rand(b, channels, h, w, generator=g) * 20
-
-
 DECODE_CASES = {
     # name: ((batch, classes, height, width), K)
     "one_cell": ((1, 1, 1, 1), 1),
@@ -89,8 +80,8 @@ def test_ctdet_decode_paths(emu, name):
     g = torch.Generator().manual_seed(b * c * h * w)
     # Large cases under two schedules: each emulated tile is 256 fibers.
     schedules = SCHEDULES if b * c * h * w <= 4096 else SCHEDULES[:2]
-    decode_both(emu, distinct_heat(g, b, c, h, w), box_maps(g, b, 2, h, w), box_maps(g, b, 2, h, w),
-                schedules, K=k)
+    wh, reg = box_maps(g, b, 2, h, w)
+    decode_both(emu, distinct_heat(g, b, c, h, w), wh, reg, schedules, K=k)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
@@ -98,7 +89,7 @@ def test_ctdet_decode_dtypes_ties_and_options(emu, dtype):
     g = torch.Generator().manual_seed(7)
     # Quantised heat: many equal scores and plateaus, broken by the index rule.
     heat = (torch.rand(2, 6, 24, 20, generator=g) * 8).floor() / 8
-    wh, reg = box_maps(g, 2, 12, 24, 20), box_maps(g, 2, 2, 24, 20)
+    wh, reg = box_maps(g, 2, 12, 24, 20)
     heat = heat.to(dtype)
     decode_both(emu, heat, wh[:, :2], reg, K=64)
     decode_both(emu, heat, wh, None, K=64, cat_spec_wh=True)
@@ -111,7 +102,7 @@ def test_ctdet_decode_edge_cases(emu):
     heat = distinct_heat(g, 2, 3, 9, 9)
     heat[0, 1, 4, 4] = float("nan")
     heat[1, 0] = 0.0  # a class with no peaks above zero
-    wh, reg = box_maps(g, 2, 2, 9, 9), box_maps(g, 2, 2, 9, 9)
+    wh, reg = box_maps(g, 2, 2, 9, 9)
     decode_both(emu, heat, wh, reg, K=30)
     decode_both(emu, torch.zeros(2, 3, 9, 9), wh, reg, K=30)  # all ties at zero
     decode_both(emu, heat[:0], wh[:0], reg[:0], K=30)  # empty batch
