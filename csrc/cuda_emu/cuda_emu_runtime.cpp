@@ -41,6 +41,10 @@ namespace {
 constexpr unsigned int kWarp = 32;
 constexpr unsigned int kMaxThreads = 1024;
 constexpr std::size_t kMaxSharedBytes = 48 * 1024;
+// __shared__ variables per block. The list of them has this capacity from the launch's start, so
+// that the CUDA thread that declares one never reallocates it: the allocation would be attributed
+// to that thread, and ThreadSanitizer would report the scheduler's later copy of the list.
+constexpr std::size_t kMaxSharedObjects = 64;
 constexpr std::size_t kStackBytes = 256 * 1024;
 
 enum class State { kReady, kBarrier, kCollective, kDone };
@@ -432,6 +436,18 @@ void free_shared(Block& b) {
   b.shared_bytes = 0;
 }
 
+#if defined(CNF_EMU_TSAN)
+// ThreadSanitizer keeps at most 8128 threads alive, fibers included. The fibers of ended blocks
+// are kept (no block is ordered after another by a destruction) up to this many, then destroyed
+// before the next block: a launch of more threads is checked in windows of this size.
+constexpr std::size_t kTsanFiberWindow = 6144;
+
+void destroy_ended_fibers(Block& b) {
+  for (void* fiber : b.ended_fibers) __tsan_destroy_fiber(fiber);
+  b.ended_fibers.clear();
+}
+#endif
+
 // Runs one block to completion; returns false with b.error set when it fails.
 bool run_block(Block& b, dim3 grid, dim3 block, uint3 block_idx, const Schedule& s,
                std::mt19937_64& rng) {
@@ -515,6 +531,10 @@ void* block_shared(const void* tag, std::size_t size, std::size_t align, const c
 #endif
       return s.data;
     }
+  }
+  if (b.shared.size() == kMaxSharedObjects) {
+    abort_thread("more than " + std::to_string(kMaxSharedObjects) +
+                 " __shared__ variables per block (with '" + name + "')");
   }
   if (b.shared_bytes + size > kMaxSharedBytes) {
     abort_thread("more than 48 KiB of shared memory per block (" +
@@ -600,6 +620,7 @@ void run_launch(dim3 grid, dim3 block, std::size_t shared_bytes, void (*body)(vo
   arrange(blocks, s.order, rng);
 
   Block b;
+  b.shared.reserve(kMaxSharedObjects);
   b.body = body;
   b.context = context;
   Block* const outer = t_block;
@@ -610,6 +631,11 @@ void run_launch(dim3 grid, dim3 block, std::size_t shared_bytes, void (*body)(vo
 #endif
   for (unsigned int i : blocks) {
     const uint3 idx{i % grid.x, i / grid.x % grid.y, i / (grid.x * grid.y)};
+#if defined(CNF_EMU_TSAN)
+    if (b.ended_fibers.size() + block.x * block.y * block.z > kTsanFiberWindow) {
+      destroy_ended_fibers(b);
+    }
+#endif
     if (!run_block(b, grid, block, idx, s, rng)) {
 #if defined(CNF_EMU_TSAN)
       __tsan_acquire(&g_exit_token);  // the failing thread wrote the message; the launch ends
@@ -621,7 +647,7 @@ void run_launch(dim3 grid, dim3 block, std::size_t shared_bytes, void (*body)(vo
     }
   }
 #if defined(CNF_EMU_TSAN)
-  for (void* fiber : b.ended_fibers) __tsan_destroy_fiber(fiber);
+  destroy_ended_fibers(b);
   __tsan_acquire(&g_exit_token);
 #endif
   // Freed only now: under ThreadSanitizer the scheduler synchronises with the CUDA threads only
