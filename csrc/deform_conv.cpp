@@ -110,6 +110,13 @@ DeformConvGeometry check_arguments(const at::Tensor& input, const at::Tensor& of
   return g;
 }
 
+BorderRule parse_border_rule(c10::string_view rule) {
+  if (rule == "torchvision") return BorderRule::kTorchvision;
+  if (rule == "dcnv2") return BorderRule::kDcnv2;
+  TORCH_CHECK_VALUE(false, kOp, ": border_rule must be one of 'torchvision', 'dcnv2'; got '",
+                    rule, "'");
+}
+
 const at::Tensor* present(const std::optional<at::Tensor>& t) {
   return t.has_value() && t->defined() ? &*t : nullptr;
 }
@@ -121,10 +128,12 @@ DeformConvCall prepare_deform_conv2d(const at::Tensor& input, const at::Tensor& 
                                      const std::optional<at::Tensor>& bias,
                                      at::IntArrayRef stride, at::IntArrayRef padding,
                                      at::IntArrayRef dilation,
-                                     const std::optional<at::Tensor>& mask) {
+                                     const std::optional<at::Tensor>& mask,
+                                     c10::string_view border_rule) {
   DeformConvCall call;
   call.geometry = check_arguments(input, offset, weight, present(bias), stride, padding,
                                   dilation, present(mask));
+  call.geometry.border_rule = parse_border_rule(border_rule);
   call.input = input.contiguous();
   call.offset = offset.contiguous();
   call.weight = weight.contiguous();
@@ -138,9 +147,10 @@ DeformConvCall prepare_deform_conv2d_backward(const at::Tensor& grad_output,
                                               const at::Tensor& weight,
                                               const std::optional<at::Tensor>& mask,
                                               at::IntArrayRef stride, at::IntArrayRef padding,
-                                              at::IntArrayRef dilation) {
-  DeformConvCall call =
-      prepare_deform_conv2d(input, offset, weight, std::nullopt, stride, padding, dilation, mask);
+                                              at::IntArrayRef dilation,
+                                              c10::string_view border_rule) {
+  DeformConvCall call = prepare_deform_conv2d(input, offset, weight, std::nullopt, stride, padding,
+                                              dilation, mask, border_rule);
   const DeformConvGeometry& g = call.geometry;
   const std::vector<int64_t> out_shape{g.batch, g.out_channels, g.out_h, g.out_w};
   TORCH_CHECK_VALUE(grad_output.sizes() == at::IntArrayRef(out_shape),
@@ -158,20 +168,22 @@ namespace {
 at::Tensor deform_conv2d_cpu(const at::Tensor& input, const at::Tensor& offset,
                              const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                              at::IntArrayRef stride, at::IntArrayRef padding,
-                             at::IntArrayRef dilation, const std::optional<at::Tensor>& mask) {
+                             at::IntArrayRef dilation, const std::optional<at::Tensor>& mask,
+                             c10::string_view border_rule) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
-  const DeformConvCall call =
-      prepare_deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask);
+  const DeformConvCall call = prepare_deform_conv2d(input, offset, weight, bias, stride, padding,
+                                                    dilation, mask, border_rule);
   return deform_conv2d_forward_cpu_kernel(call);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_conv2d_backward_cpu(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
     const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
-    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> output_mask) {
+    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> output_mask,
+    c10::string_view border_rule) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
-  const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
-                                                             mask, stride, padding, dilation);
+  const DeformConvCall call = prepare_deform_conv2d_backward(
+      grad_output, input, offset, weight, mask, stride, padding, dilation, border_rule);
   return deform_conv2d_backward_cpu_kernel(call, output_mask);
 }
 

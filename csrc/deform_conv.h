@@ -6,6 +6,7 @@
 #include <c10/util/ArrayRef.h>
 #include <c10/core/DispatchKeySet.h>
 #include <c10/util/Optional.h>
+#include <c10/util/string_view.h>
 
 #include "common/deform_conv_params.h"
 
@@ -30,13 +31,15 @@ DeformConvCall prepare_deform_conv2d(const at::Tensor& input, const at::Tensor& 
                                      const std::optional<at::Tensor>& bias,
                                      at::IntArrayRef stride, at::IntArrayRef padding,
                                      at::IntArrayRef dilation,
-                                     const std::optional<at::Tensor>& mask);
+                                     const std::optional<at::Tensor>& mask,
+                                     c10::string_view border_rule);
 
 DeformConvCall prepare_deform_conv2d_backward(const at::Tensor& grad_output,
                                               const at::Tensor& input, const at::Tensor& offset,
                                               const at::Tensor& weight,
                                               const std::optional<at::Tensor>& mask,
                                               at::IntArrayRef stride, at::IntArrayRef padding,
-                                              at::IntArrayRef dilation);
+                                              at::IntArrayRef dilation,
+                                              c10::string_view border_rule);
 
 }  // namespace centernet_fast

@@ -16,14 +16,15 @@ namespace {
 using DeformConvFn = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                 const std::optional<at::Tensor>&, at::IntArrayRef,
                                 at::IntArrayRef, at::IntArrayRef,
-                                const std::optional<at::Tensor>&);
+                                const std::optional<at::Tensor>&, c10::string_view);
 
 template <c10::DeviceType device>
 at::Tensor deform_conv2d_autocast(const at::Tensor& input, const at::Tensor& offset,
                                   const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                                   at::IntArrayRef stride, at::IntArrayRef padding,
                                   at::IntArrayRef dilation,
-                                  const std::optional<at::Tensor>& mask) {
+                                  const std::optional<at::Tensor>& mask,
+                                  c10::string_view border_rule) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(
       at::autocast::get_autocast_dispatch_key_from_device_type(device));
   const at::ScalarType dtype = at::autocast::get_autocast_dtype(device);
@@ -35,7 +36,7 @@ at::Tensor deform_conv2d_autocast(const at::Tensor& input, const at::Tensor& off
                              .findSchemaOrThrow("centernet_fast::deform_conv2d", "")
                              .typed<DeformConvFn>();
   return op.call(cast(input), cast(offset), cast(weight), cast_optional(bias), stride, padding,
-                 dilation, cast_optional(mask));
+                 dilation, cast_optional(mask), border_rule);
 }
 
 }  // namespace

@@ -22,15 +22,19 @@ TORCH_LIBRARY(centernet_fast, m) {
         "bool cat_spec_wh=False, bool logits=False, float? threshold=None) -> Tensor");
   // Modulated deformable convolution (DCNv2) with torchvision.ops.deform_conv2d's layouts:
   // conv groups = C / weight.size(1), deformable groups = offset.size(1) / (2 kh kw); no mask
-  // means a mask of ones.
+  // means a mask of ones. border_rule ("torchvision" or "dcnv2") is the offset gradient's rule
+  // at the border of the sampled region: it leaves the output unchanged, and the autograd
+  // formula passes it to the backward.
   m.def("deform_conv2d(Tensor input, Tensor offset, Tensor weight, Tensor? bias, int[2] stride, "
-        "int[2] padding, int[2] dilation, Tensor? mask) -> Tensor");
+        "int[2] padding, int[2] dilation, Tensor? mask, str border_rule=\"torchvision\") "
+        "-> Tensor");
   // The gradients of deform_conv2d with respect to input, offset, weight, bias and mask (the
   // mask's with respect to a mask of ones when none was given). output_mask selects (input,
   // offset and mask, weight and bias); a kernel may skip the others, whose contents are then
   // unspecified (shapes always match).
   m.def("deform_conv2d_backward(Tensor grad_output, Tensor input, Tensor offset, Tensor weight, "
         "Tensor? mask, int[2] stride, int[2] padding, int[2] dilation, "
-        "bool[3] output_mask=[True, True, True]) -> (Tensor grad_input, "
+        "bool[3] output_mask=[True, True, True], str border_rule=\"torchvision\") "
+        "-> (Tensor grad_input, "
         "Tensor grad_offset, Tensor grad_weight, Tensor grad_bias, Tensor grad_mask)");
 }

@@ -62,6 +62,9 @@ MUTANTS = [
     Mutant("deform offset gradient: lx and ly swapped", "cuda/deform_conv_kernel.cu",
            "gy += gv * ((1 - lx) * (v[2] - v[0]) + lx * (v[3] - v[1]));",
            "gy += gv * ((1 - ly) * (v[2] - v[0]) + ly * (v[3] - v[1]));", "deform"),
+    Mutant("deform offset gradient: the dcnv2 border rule ignored", "cuda/deform_conv_kernel.cu",
+           "narrow<scalar_t>(b.offset_grad ? m * gy : acc_t(0));", "narrow<scalar_t>(m * gy);",
+           "deform"),
 ]
 
 

@@ -30,6 +30,11 @@ class Case(NamedTuple):
 DCN_CASE = Case(2, 8, 9, 11, 6, (3, 3), 1, 1, (1, 1), (1, 1), (1, 1))
 
 
+# A 2x2 kernel with padding 1 on a 3x3 image: output 4x4, and with zero offsets the first row
+# and column of taps sit exactly on -1, the last exactly on H and W.
+SMALL = Case(1, 1, 3, 3, 1, (2, 2), 1, 1, (1, 1), (1, 1), (1, 1))
+
+
 def random_case(seed: int) -> Case:
     """Random sizes and arguments with a non-empty output; every combination of conv groups and
     deformable groups, non-square kernels, strides, paddings and dilations occurs."""
@@ -65,6 +70,16 @@ def make_tensors(case: Case, seed: int, dtype=torch.float64, device="cpu", offse
     if with_mask:
         mask = torch.rand(case.batch, case.offset_groups * taps, out_h, out_w, generator=g,
                           dtype=torch.float64).to(dtype).to(device)
+    return input, offset, weight, bias, mask
+
+
+def border_tensors(case: Case, seed: int):
+    """make_tensors (float64) with offsets in half-pixel steps within +-1.5 pixels: with
+    padding, many sampling points fall exactly on the lines y = -1, x = -1, y = H and x = W,
+    where the border rules of deform_conv2d differ."""
+    input, offset, weight, bias, mask = make_tensors(case, seed)
+    g = torch.Generator().manual_seed(seed)
+    offset = torch.randint(-3, 4, offset.shape, generator=g).to(offset.dtype) / 2
     return input, offset, weight, bias, mask
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cuda_emu_harness import SCHEDULES, across_schedules
-from deform_conv_cases import DCN_CASE, make_tensors, random_case
+from deform_conv_cases import DCN_CASE, SMALL, border_tensors, make_tensors, random_case
 
 cpu = torch.ops.centernet_fast
 
@@ -78,18 +78,20 @@ DEFORM_TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-4, torch.float16: 2
                      torch.bfloat16: 5e-2}
 
 
-def deform_both(emu, case, tensors, dtype):
+def deform_both(emu, case, tensors, dtype, border_rule="torchvision"):
     input, offset, weight, bias, mask = tensors
     args = (case.stride, case.padding, case.dilation)
-    out = across_schedules(emu.deform_conv2d, input, offset, weight, bias, *args, mask)
+    out = across_schedules(emu.deform_conv2d, input, offset, weight, bias, *args, mask,
+                           border_rule)
     tol = DEFORM_TOLERANCES[dtype]
-    close(out, cpu.deform_conv2d(input, offset, weight, bias, *args, mask), tol, tol, "output")
+    close(out, cpu.deform_conv2d(input, offset, weight, bias, *args, mask, border_rule), tol, tol,
+          "output")
     g = torch.Generator().manual_seed(77)
     grad_output = torch.randn(out.shape, generator=g, dtype=torch.float64).to(dtype)
     grads = across_schedules(emu.deform_conv2d_backward, grad_output, input, offset, weight,
-                             mask, *args, [True, True, True])
+                             mask, *args, [True, True, True], border_rule)
     cpu_grads = cpu.deform_conv2d_backward(grad_output, input, offset, weight, mask, *args,
-                                           [True, True, True])
+                                           [True, True, True], border_rule)
     names = ["input", "offset", "weight", "bias", "mask"]
     for name, got, expected in zip(names, grads, cpu_grads):
         close(got, expected, tol, tol, f"grad_{name}")
@@ -100,6 +102,14 @@ def deform_both(emu, case, tensors, dtype):
 def test_deform_conv2d_random_geometries(emu, seed, dtype):
     case = random_case(seed)
     deform_both(emu, case, make_tensors(case, seed, dtype=dtype), dtype)
+
+
+@pytest.mark.parametrize("border_rule", ["torchvision", "dcnv2"])
+@pytest.mark.parametrize("case", [SMALL, DCN_CASE], ids=["2x2-pad1", "3x3-pad1"])
+def test_deform_conv2d_border_rules(emu, case, border_rule):
+    # Half-pixel offsets: many sampling points exactly on -1, H and W, where the rules differ.
+    tensors = border_tensors(case, 6)
+    deform_both(emu, case, tensors, torch.float64, border_rule)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

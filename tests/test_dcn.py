@@ -82,3 +82,51 @@ def test_modulated_deform_conv2d_groups_and_no_bias():
                                atol=1e-10, rtol=0)
     with pytest.raises(ValueError, match="multiples of groups"):
         ops.ModulatedDeformConv2d(5, 4, 3, groups=2)
+
+
+def test_dcn_with_dilation_matches_reference():
+    """The offset convolution takes the layer's dilation, so that its map has the output's size
+    (the original layer ignored it and failed for any dilation but 1)."""
+    torch.manual_seed(2)
+    layer = ops.DCN(4, 3, 3, padding=2, dilation=2).double()
+    assert layer.conv_offset_mask.dilation == (2, 2)
+    with torch.no_grad():
+        layer.conv_offset_mask.weight.normal_(0, 0.5)
+    x = torch.randn(2, 4, 9, 7, dtype=torch.float64)
+    out = layer.conv_offset_mask(x)
+    expected = reference.deform_conv2d(x, out[:, :18], layer.weight, layer.bias, 1, 2, 2,
+                                       torch.sigmoid(out[:, 18:]), border_rule="dcnv2")
+    torch.testing.assert_close(layer(x), expected, atol=1e-10, rtol=0)
+
+
+def scripted_call(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor):
+    """ops.deform_conv2d under TorchScript, with each accepted form of the pair arguments."""
+    a = ops.deform_conv2d(x, offset, weight, None, 1, (1, 1), [1, 1])
+    b = ops.deform_conv2d(x, offset, weight, stride=[1, 1], padding=1, dilation=(1, 1),
+                          border_rule="dcnv2")
+    return a, b
+
+
+def test_torchscript(native):
+    torch.manual_seed(3)
+    x = torch.randn(2, 4, 6, 7, dtype=torch.float64, requires_grad=True)
+    for layer in (ops.DCN(4, 3, 3, padding=1, deformable_groups=2),
+                  ops.DCN(4, 3, 3, padding=1, border_rule="torchvision")):
+        layer = layer.double()
+        with torch.no_grad():
+            layer.conv_offset_mask.weight.normal_(0, 0.3)
+        scripted = torch.jit.script(layer)
+        out, eager = scripted(x), layer(x)
+        torch.testing.assert_close(out, eager, atol=0, rtol=0)
+        (grad,) = torch.autograd.grad(out.sum(), x)
+        (eager_grad,) = torch.autograd.grad(eager.sum(), x)
+        torch.testing.assert_close(grad, eager_grad, atol=0, rtol=0)
+    plain = torch.jit.script(ops.ModulatedDeformConv2d(4, 3, 3, padding=1, bias=False).double())
+    offset = torch.randn(2, 18, 6, 7, dtype=torch.float64)
+    expected = reference.deform_conv2d(x, offset, plain.weight, None, 1, 1, 1)
+    torch.testing.assert_close(plain(x, offset), expected, atol=1e-10, rtol=0)
+    weight = torch.randn(3, 4, 3, 3, dtype=torch.float64)
+    a, b = torch.jit.script(scripted_call)(x, offset, weight)
+    expected = reference.deform_conv2d(x, offset, weight, None, 1, 1, 1)
+    torch.testing.assert_close(a, expected, atol=1e-10, rtol=0)
+    torch.testing.assert_close(b, expected, atol=1e-10, rtol=0)

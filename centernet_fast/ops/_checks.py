@@ -6,6 +6,8 @@ import torch
 
 RADIUS_MODES = ("centernet", "corrected")
 TARGET_RADIUS_MODES = RADIUS_MODES + ("elliptical",)
+# deform_conv2d's offset gradient at the border of the sampled region (see ops.deform_conv2d).
+BORDER_RULES = ("torchvision", "dcnv2")
 
 
 def require(cond: bool, message: str) -> None:
@@ -147,9 +149,10 @@ def _check_companion(op, arg, t, input) -> None:
 
 
 def check_deform_conv2d_args(input, offset, weight, bias, stride, padding, dilation,
-                             mask) -> DeformConvGeometry:
+                             mask, border_rule="torchvision") -> DeformConvGeometry:
     """Checks a deform_conv2d call (messages shared with the compiled op) and returns its sizes."""
     op = "deform_conv2d"
+    check_mode(op, "border_rule", border_rule, BORDER_RULES)
     require(input.dim() == 4, f"{op}: input must have shape [B, C, H, W]; got {list(input.shape)}")
     require(input.dtype in DEFORM_CONV_DTYPES,
             f"{op}: input must be float32, float64, float16 or bfloat16; got {input.dtype}")

@@ -6,11 +6,13 @@ original CenterNet checkpoints load into models built from these layers.
 """
 
 import math
+from typing import Optional
 
 import torch
 from torch import nn
 from torch.nn.modules.utils import _pair
 
+from centernet_fast.ops._checks import BORDER_RULES, check_mode
 from centernet_fast.ops.deform_conv import deform_conv2d
 
 
@@ -21,17 +23,21 @@ class ModulatedDeformConv2d(nn.Module):
     ``forward(input, offset, mask=None)`` takes the offset and mask layouts of
     :func:`centernet_fast.ops.deform_conv2d`; the deformable groups follow from their shapes.
     The weight is initialised uniform(-s, s) with s = 1 / sqrt(C_in * kh * kw) and the bias to
-    zero, as in the original DCNv2.
+    zero, as in the original DCNv2. ``border_rule`` is the op's offset-gradient rule at the
+    border; "dcnv2" by default, the rule of the original DCNv2 layer (and mmcv), so that models
+    built from the original checkpoints fine-tune as they did. Scriptable.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True):
+                 dilation=1, groups: int = 1, bias: bool = True, border_rule: str = "dcnv2"):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"ModulatedDeformConv2d: in_channels ({in_channels}) and "
                              f"out_channels ({out_channels}) must be multiples of groups "
                              f"({groups})")
+        check_mode(type(self).__name__, "border_rule", border_rule, BORDER_RULES)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.border_rule = border_rule
         self.kernel_size = _pair(kernel_size)
         self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups,
@@ -46,19 +52,22 @@ class ModulatedDeformConv2d(nn.Module):
             if self.bias is not None:
                 self.bias.zero_()
 
-    def forward(self, input: torch.Tensor, offset: torch.Tensor, mask=None) -> torch.Tensor:
+    def forward(self, input: torch.Tensor, offset: torch.Tensor,
+                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         return deform_conv2d(input, offset, self.weight, self.bias, self.stride, self.padding,
-                             self.dilation, mask)
+                             self.dilation, mask, self.border_rule)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-                f"groups={self.groups}, bias={self.bias is not None}")
+                f"groups={self.groups}, bias={self.bias is not None}, "
+                f"border_rule={self.border_rule!r}")
 
 
 class DCN(ModulatedDeformConv2d):
     """The DCNv2 layer of CenterNet: a ``ModulatedDeformConv2d`` whose offsets and mask come from
-    ``conv_offset_mask``, a convolution of the input (same kernel, stride and padding) with
+    ``conv_offset_mask``, a convolution of the input (same kernel, stride, padding and
+    dilation; the original layer ignored dilation, so that any other than 1 failed) with
     3 * deformable_groups * kh * kw output channels, zero-initialised so that training starts
     from a plain convolution (offsets 0, mask sigmoid(0) = 0.5). Its first two thirds are the
     offsets, the last third the mask logits.
@@ -68,12 +77,14 @@ class DCN(ModulatedDeformConv2d):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, deformable_groups: int = 1):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation)
+                 dilation=1, deformable_groups: int = 1, border_rule: str = "dcnv2"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         border_rule=border_rule)
         self.deformable_groups = deformable_groups
         kh, kw = self.kernel_size
         self.conv_offset_mask = nn.Conv2d(in_channels, 3 * deformable_groups * kh * kw,
-                                          self.kernel_size, self.stride, self.padding, bias=True)
+                                          self.kernel_size, self.stride, self.padding,
+                                          self.dilation, bias=True)
         self.init_offset()
 
     def init_offset(self) -> None:
@@ -86,7 +97,7 @@ class DCN(ModulatedDeformConv2d):
         split = 2 * self.deformable_groups * self.kernel_size[0] * self.kernel_size[1]
         offset, mask = out[:, :split], torch.sigmoid(out[:, split:])
         return deform_conv2d(input, offset, self.weight, self.bias, self.stride, self.padding,
-                             self.dilation, mask)
+                             self.dilation, mask, self.border_rule)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", deformable_groups={self.deformable_groups}"

@@ -274,7 +274,8 @@ def deform_sample(input: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torc
 
 
 def deform_conv2d(input: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
-                  bias=None, stride=1, padding=0, dilation=1, mask=None) -> torch.Tensor:
+                  bias=None, stride=1, padding=0, dilation=1, mask=None,
+                  border_rule="torchvision") -> torch.Tensor:
     """Modulated deformable convolution (DCNv2) with the semantics of
     ``torchvision.ops.deform_conv2d``.
 
@@ -287,6 +288,11 @@ def deform_conv2d(input: torch.Tensor, offset: torch.Tensor, weight: torch.Tenso
         bias: [C_out] or None.
         stride, padding, dilation: ints or (h, w) pairs.
         mask: [B, dg * kh * kw, H_out, W_out] modulation (channel g * kh * kw + t), or None for 1.
+        border_rule: the offset gradient of a sampling point (y, x) outside the open region
+            (-1, H) x (-1, W). "torchvision": the derivative of the bilinear formula, which is
+            one-sided and non-zero exactly on y = -1 or x = -1 (elsewhere there every neighbour
+            is outside and it is 0). "dcnv2": 0 there, as the original DCNv2 and mmcv. The
+            output and the other gradients are the same under both.
     Returns:
         [B, C_out, H_out, W_out] in the input's dtype (computed in float32 for float16 and
         bfloat16): out[b, o, p, q] = bias[o] + sum over the channels c of o's conv group and the
@@ -297,7 +303,7 @@ def deform_conv2d(input: torch.Tensor, offset: torch.Tensor, weight: torch.Tenso
     Written with gathers and an einsum, differentiable by autograd in every tensor argument.
     """
     geometry = check_deform_conv2d_args(input, offset, weight, bias, stride, padding, dilation,
-                                        mask)
+                                        mask, border_rule)
     groups, offset_groups, out_h, out_w = geometry
     (sh, sw), (ph, pw), (dh, dw) = (pair("deform_conv2d", "stride", stride),
                                     pair("deform_conv2d", "padding", padding),
@@ -319,6 +325,11 @@ def deform_conv2d(input: torch.Tensor, offset: torch.Tensor, weight: torch.Tenso
     base_x = (cols.view(1, 1, out_w) + (tap_j * dw).view(taps, 1, 1)).to(compute)
     y = base_y + off[:, :, :, 0]
     x = base_x + off[:, :, :, 1]
+    if border_rule == "dcnv2":
+        # The rule itself: positions outside the open region carry no gradient to the offsets.
+        inside = (y > -1) & (y < height) & (x > -1) & (x < width)
+        y = torch.where(inside, y, y.detach())
+        x = torch.where(inside, x, x.detach())
 
     grouped = input.to(compute).reshape(batch, offset_groups, channels // offset_groups, height,
                                         width)

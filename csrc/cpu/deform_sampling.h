@@ -20,12 +20,14 @@ namespace deform_cpu {
 
 // One sampling point. index[k] is the pixel y * W + x of neighbour k = (dy, dx) in
 // {(0,0), (0,1), (1,0), (1,1)} of (floor(y), floor(x)), or -1 outside the image (a zero pixel).
-// weight[k] is its bilinear weight times the mask; ly, lx the fractional parts of y and x.
+// weight[k] is its bilinear weight times the mask; ly, lx the fractional parts of y and x;
+// offset_grad false where the border rule makes the point's offset gradient zero.
 template <typename acc_t>
 struct Sample {
   int32_t index[4];
   acc_t weight[4];
   acc_t ly, lx, mask;
+  bool offset_grad;
 };
 
 // Pointers into one chunk of n images; offsets and mask are the chunk's first image's.
@@ -60,6 +62,7 @@ void build_samples(const DeformConvGeometry& g, const ChunkPointers<scalar_t, ac
           const acc_t mv = m ? static_cast<acc_t>(m[l]) : acc_t(1);
           Sample<acc_t>& out = s[l];
           out.mask = mv;
+          out.offset_grad = g.offset_grad_at(y, x);
           // Beyond one pixel outside the image every neighbour is outside (this also keeps
           // floor() of huge or NaN positions away from the integer conversion).
           if (!(y > -2 && y < g.height + 1 && x > -2 && x < g.width + 1)) {
@@ -175,7 +178,8 @@ void scatter_input(const DeformConvGeometry& g, const ChunkPointers<scalar_t, ac
 }
 
 // The offset and mask gradients of each sampling point: with v_k the neighbour values (0
-// outside) and G the column gradient, summed over the channels of the point's group,
+// outside) and G the column gradient, summed over the channels of the point's group (the
+// offset gradients 0 where the border rule says so),
 //   d/dy = mask * G * ((1 - lx) (v_10 - v_00) + lx (v_11 - v_01)),
 //   d/dx = mask * G * ((1 - ly) (v_01 - v_00) + ly (v_11 - v_10)),
 //   d/dmask = G * bilinear(v).
@@ -214,8 +218,9 @@ void offset_mask_gradients(const DeformConvGeometry& g, const ChunkPointers<scal
       scalar_t* out_x = out_y + plane;
       scalar_t* out_m = grad_mask + row * plane;
       for (int64_t l = 0; l < plane; ++l) {
-        out_y[l] = static_cast<scalar_t>(s[l].mask * gy[l]);
-        out_x[l] = static_cast<scalar_t>(s[l].mask * gx[l]);
+        const bool on = s[l].offset_grad;
+        out_y[l] = on ? static_cast<scalar_t>(s[l].mask * gy[l]) : scalar_t(0);
+        out_x[l] = on ? static_cast<scalar_t>(s[l].mask * gx[l]) : scalar_t(0);
         out_m[l] = static_cast<scalar_t>(gm[l]);
       }
     }

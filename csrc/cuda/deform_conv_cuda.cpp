@@ -87,11 +87,12 @@ void scatter_input_grad(const DeformConvChunk& c, const at::Tensor& grad_columns
 at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
                               const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                               at::IntArrayRef stride, at::IntArrayRef padding,
-                              at::IntArrayRef dilation, const std::optional<at::Tensor>& mask) {
+                              at::IntArrayRef dilation, const std::optional<at::Tensor>& mask,
+                              c10::string_view border_rule) {
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
-  const DeformConvCall call =
-      prepare_deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask);
+  const DeformConvCall call = prepare_deform_conv2d(input, offset, weight, bias, stride, padding,
+                                                    dilation, mask, border_rule);
   const DeformConvGeometry& g = call.geometry;
   const auto acc = call.input.options().dtype(deform_accumulate_type(call.input.scalar_type()));
   const int64_t chunk = chunk_images(g, acc.dtype().itemsize(), false), plane = g.out_plane();
@@ -114,15 +115,16 @@ at::Tensor deform_conv2d_cuda(const at::Tensor& input, const at::Tensor& offset,
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_conv2d_backward_cuda(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset,
     const at::Tensor& weight, const std::optional<at::Tensor>& mask, at::IntArrayRef stride,
-    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> output_mask) {
+    at::IntArrayRef padding, at::IntArrayRef dilation, std::array<bool, 3> output_mask,
+    c10::string_view border_rule) {
   // output_mask = (input, offset + mask, weight + bias); gradients left out hold unspecified
   // values, as on the CPU.
   const bool need_input = output_mask[0], need_offset = output_mask[1],
              need_weight = output_mask[2];
   const c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_keys());
   const c10::cuda::OptionalCUDAGuard guard(cuda_device_of(input));
-  const DeformConvCall call = prepare_deform_conv2d_backward(grad_output, input, offset, weight,
-                                                             mask, stride, padding, dilation);
+  const DeformConvCall call = prepare_deform_conv2d_backward(
+      grad_output, input, offset, weight, mask, stride, padding, dilation, border_rule);
   const DeformConvGeometry& g = call.geometry;
   const auto options = call.input.options();
   const auto acc = options.dtype(deform_accumulate_type(call.input.scalar_type()));

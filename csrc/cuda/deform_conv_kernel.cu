@@ -38,12 +38,14 @@ __device__ __forceinline__ float floor_of(float v) { return floorf(v); }
 __device__ __forceinline__ double floor_of(double v) { return ::floor(v); }
 
 // The four neighbours k = (dy, dx) in {(0,0), (0,1), (1,0), (1,1)} of one sampling point:
-// index[k] = y * W + x, or -1 outside the image; w[k] the bilinear weight (0 outside).
+// index[k] = y * W + x, or -1 outside the image; w[k] the bilinear weight (0 outside);
+// offset_grad false where the border rule makes the point's offset gradient zero.
 template <typename acc_t>
 struct Bilinear {
   int64_t index[4];
   acc_t w[4];
   acc_t ly, lx;
+  bool offset_grad;
 };
 
 // The sampling point of tap t and output pixel l displaced by (dy, dx); the CPU kernel's
@@ -55,6 +57,7 @@ __device__ __forceinline__ Bilinear<acc_t> locate(const DeformConvGeometry& g, i
   const acc_t y = static_cast<acc_t>(oy * g.stride_h - g.pad_h + i * g.dilation_h) + dy;
   const acc_t x = static_cast<acc_t>(ox * g.stride_w - g.pad_w + j * g.dilation_w) + dx;
   Bilinear<acc_t> b;
+  b.offset_grad = g.offset_grad_at(y, x);
   // Beyond one pixel outside the image every neighbour is outside (this also keeps floor() of
   // huge or NaN positions away from the integer conversion).
   if (!(y > acc_t(-2) && y < static_cast<acc_t>(g.height + 1) && x > acc_t(-2) &&
@@ -123,7 +126,8 @@ __global__ void deform_columns_kernel(DeformConvGeometry g, int64_t n,
 
 // d/dy = mask * G * ((1 - lx) (v_10 - v_00) + lx (v_11 - v_01)),
 // d/dx = mask * G * ((1 - ly) (v_01 - v_00) + ly (v_11 - v_10)), d/dmask = G * bilinear(v),
-// G the column gradient, summed over the channels of the point's group in order.
+// G the column gradient, summed over the channels of the point's group in order; the offset
+// gradients 0 where the border rule says so.
 template <typename scalar_t, typename acc_t>
 __global__ void deform_offset_mask_grad_kernel(DeformConvGeometry g, int64_t n,
                                                const scalar_t* __restrict__ input,
@@ -155,8 +159,8 @@ __global__ void deform_offset_mask_grad_kernel(DeformConvGeometry g, int64_t n,
       gx += gv * ((1 - ly) * (v[1] - v[0]) + ly * (v[3] - v[2]));
       gm += gv * ((1 - ly) * ((1 - lx) * v[0] + lx * v[1]) + ly * ((1 - lx) * v[2] + lx * v[3]));
     }
-    grad_offset[row * 2 * plane + l] = narrow<scalar_t>(m * gy);
-    grad_offset[(row * 2 + 1) * plane + l] = narrow<scalar_t>(m * gx);
+    grad_offset[row * 2 * plane + l] = narrow<scalar_t>(b.offset_grad ? m * gy : acc_t(0));
+    grad_offset[(row * 2 + 1) * plane + l] = narrow<scalar_t>(b.offset_grad ? m * gx : acc_t(0));
     grad_mask[q] = narrow<scalar_t>(gm);
   }
 }
