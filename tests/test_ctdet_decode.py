@@ -25,7 +25,7 @@ SHAPES = [(2, 3, 17, 23, 50), (1, 80, 32, 32, 100), (3, 5, 40, 8, 7), (2, 2, 9, 
 @pytest.mark.parametrize("cat_spec_wh", [False, True])
 @pytest.mark.parametrize("with_reg", [True, False])
 @pytest.mark.parametrize("shape", SHAPES, ids=[str(s) for s in SHAPES])
-def test_tie_free_maps_match_reference(shape, with_reg, cat_spec_wh, device):
+def test_tie_free_maps_match_reference(shape, with_reg, cat_spec_wh, device, native):
     batch, classes, height, width, k = shape
     g = torch.Generator().manual_seed(sum(shape))
     heat = distinct_heat(g, batch, classes, height, width)
@@ -37,7 +37,7 @@ def test_tie_free_maps_match_reference(shape, with_reg, cat_spec_wh, device):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("logits", [False, True])
-def test_heat_dtypes_and_logits(dtype, logits, device):
+def test_heat_dtypes_and_logits(dtype, logits, device, native):
     g = torch.Generator().manual_seed(3)
     heat = distinct_heat(g, 2, 6, 24, 20)
     if logits:
@@ -48,7 +48,7 @@ def test_heat_dtypes_and_logits(dtype, logits, device):
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.3, 0.7, 1.5, -1.0])
-def test_threshold_marks_low_scores(threshold, device):
+def test_threshold_marks_low_scores(threshold, device, native):
     g = torch.Generator().manual_seed(4)
     heat = distinct_heat(g, 2, 4, 16, 16)
     wh, reg = box_maps(g, 2, 2, 16, 16)
@@ -64,7 +64,7 @@ def test_threshold_marks_low_scores(threshold, device):
     assert run_both(heat, wh, reg, device, K=40, threshold=above)[0, 5, 5] == -1
 
 
-def test_hand_worked_rows(device):
+def test_hand_worked_rows(device, native):
     heat = torch.zeros(1, 2, 3, 4)
     heat[0, 0, 1, 2] = 0.9              # a single peak
     heat[0, 1, 0, 0] = heat[0, 1, 0, 1] = 0.5  # a plateau: both cells are peaks
@@ -95,7 +95,7 @@ TIES = {
 
 @pytest.mark.parametrize("k", [1, 7, 100, 360, 500])
 @pytest.mark.parametrize("name", list(TIES))
-def test_ties_follow_the_index_rule(name, k, device):
+def test_ties_follow_the_index_rule(name, k, device, native):
     g = torch.Generator().manual_seed(len(name))
     heat = TIES[name](g)
     wh, reg = box_maps(g, 2, 2, 10, 12)
@@ -103,7 +103,7 @@ def test_ties_follow_the_index_rule(name, k, device):
     assert not torch.signbit(got[:, :, 4]).any() or name in ("negative", "mixed_sign")
 
 
-def test_saturated_logits_rank_by_probability(device):
+def test_saturated_logits_rank_by_probability(device, native):
     # logits above ~17 all give p = 1.0: they tie and come in index order, whatever the logit
     heat = torch.full((1, 2, 8, 8), -20.0)
     heat[0, 1, 1, 1], heat[0, 0, 6, 6], heat[0, 1, 5, 2], heat[0, 0, 2, 5] = 40.0, 30.0, 20.0, 18.0
@@ -114,7 +114,7 @@ def test_saturated_logits_rank_by_probability(device):
     assert got[0, 4, 4] == torch.sigmoid(torch.tensor(-20.0, dtype=torch.float64)).float()
 
 
-def test_sigmoid_matches_float64_reference(device):
+def test_sigmoid_matches_float64_reference(device, native):
     # 1 x 1 maps: every cell is a peak, so every logit is scored
     logits = torch.cat([torch.linspace(-40, 40, 20001), torch.randn(20000) * 8,
                         torch.tensor([0.0, -0.0, 88.0, -88.0, 104.0, -104.0, 1e30, -1e30])])
@@ -126,7 +126,7 @@ def test_sigmoid_matches_float64_reference(device):
 
 @pytest.mark.parametrize("size", [(1, 1), (1, 9), (7, 1), (3, 3)])
 @pytest.mark.parametrize("k", [1, 5, 40])
-def test_small_maps_and_k_beyond_the_cells(size, k, device):
+def test_small_maps_and_k_beyond_the_cells(size, k, device, native):
     g = torch.Generator().manual_seed(size[0] * 10 + size[1])
     heat = distinct_heat(g, 2, 3, *size)
     wh, reg = box_maps(g, 2, 2, *size)
@@ -137,7 +137,7 @@ def test_small_maps_and_k_beyond_the_cells(size, k, device):
         assert (tail[..., :5] == 0).all() and (tail[..., 5] == -1).all()
 
 
-def test_nan_and_inf_in_heat(device):
+def test_nan_and_inf_in_heat(device, native):
     g = torch.Generator().manual_seed(8)
     heat = distinct_heat(g, 2, 3, 12, 12)
     heat[0, 0, 5, 5] = float("nan")   # its 3x3 window has no peak
@@ -151,7 +151,7 @@ def test_nan_and_inf_in_heat(device):
         assert got[1, 0, 4] == (1.0 if logits else float("inf"))
 
 
-def test_non_contiguous_and_mixed_dtype_inputs(device):
+def test_non_contiguous_and_mixed_dtype_inputs(device, native):
     g = torch.Generator().manual_seed(9)
     heat = distinct_heat(g, 2, 4, 14, 18).contiguous(memory_format=torch.channels_last)
     wh = (torch.rand(2, 14, 18, 2, generator=g) * 30).double().permute(0, 3, 1, 2)
@@ -161,7 +161,7 @@ def test_non_contiguous_and_mixed_dtype_inputs(device):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_cpu_result_does_not_depend_on_the_thread_count(threads):
+def test_cpu_result_does_not_depend_on_the_thread_count(threads, native):
     # the CPU kernel splits the planes into one run per thread, each with its own pruning bound
     g = torch.Generator().manual_seed(15)
     heat = torch.sigmoid(torch.randn(3, 7, 20, 24, generator=g) * 2 - 3)
@@ -177,13 +177,13 @@ def test_cpu_result_does_not_depend_on_the_thread_count(threads):
         torch.set_num_threads(before)
 
 
-def test_empty_batch(device):
+def test_empty_batch(device, native):
     got = run_both(torch.zeros(0, 3, 8, 8), torch.zeros(0, 2, 8, 8), None, device, K=10)
     assert got.shape == (0, 10, 6)
 
 
 @pytest.mark.parametrize("cat_spec_wh", [False, True])
-def test_matches_original_decode_on_tie_free_maps(cat_spec_wh, device):
+def test_matches_original_decode_on_tie_free_maps(cat_spec_wh, device, native):
     g = torch.Generator().manual_seed(10)
     heat = distinct_heat(g, 3, 8, 64, 48)
     wh, reg = box_maps(g, 3, 16 if cat_spec_wh else 2, 64, 48)
@@ -197,7 +197,7 @@ def test_matches_original_decode_on_tie_free_maps(cat_spec_wh, device):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("k", [1, 100, 2048, 2049, 5000])
-def test_cuda_and_cpu_results_are_identical(k):
+def test_cuda_and_cpu_results_are_identical(k, native):
     g = torch.Generator().manual_seed(11)
     heat = torch.sigmoid(torch.randn(3, 80, 96, 128, generator=g) * 2 - 4)
     heat[1] = heat[1].half().float()  # ties

@@ -28,7 +28,7 @@ def run_both(boxes, labels, num_classes, size, device, **kwargs):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("size", [(128, 128), (96, 160), (37, 23)])
-def test_random_batches_match_reference(mode, size, device):
+def test_random_batches_match_reference(mode, size, device, native):
     g = torch.Generator().manual_seed(1000 * MODES.index(mode) + size[0])
     boxes, labels = random_batch(g, batch=3, num_boxes=40, num_classes=5, height=size[0],
                                  width=size[1])
@@ -37,7 +37,7 @@ def test_random_batches_match_reference(mode, size, device):
     assert got.reg_mask.sum() > 10  # the batch exercises drawing, not only skipping
 
 
-def test_matches_original_numpy_code_path(device):
+def test_matches_original_numpy_code_path(device, native):
     g = torch.Generator().manual_seed(7)
     boxes, labels = random_batch(g, batch=4, num_boxes=60, num_classes=6, height=128, width=128,
                                  margin=0.1)
@@ -45,7 +45,7 @@ def test_matches_original_numpy_code_path(device):
     assert_targets_equal(got, original.ctdet_targets_batch(boxes, labels, 6, (128, 128), 50))
 
 
-def test_hm_values_are_the_original_gaussian():
+def test_hm_values_are_the_original_gaussian(native):
     # one box of integral size 20 x 35 (radius exactly 7) centred at (60.5, 40.0)
     boxes = torch.tensor([[[43.0, 30.0, 78.0, 50.0]]])
     t = ops.ctdet_targets(boxes, torch.tensor([[2]]), 3, (128, 128))
@@ -61,7 +61,7 @@ def test_hm_values_are_the_original_gaussian():
     assert t.ind[0, 0] == cy * 128 + cx and t.reg_mask[0].tolist() == [1] + [0] * 127
 
 
-def test_no_objects_and_empty_batch(device):
+def test_no_objects_and_empty_batch(device, native):
     for batch, num_boxes in [(2, 0), (0, 5), (0, 0)]:
         boxes = torch.zeros(batch, num_boxes, 4)
         labels = torch.zeros(batch, num_boxes, dtype=torch.int64)
@@ -74,7 +74,7 @@ def test_no_objects_and_empty_batch(device):
     assert got.reg_mask.sum() == 0
 
 
-def test_objects_beyond_max_objs_are_dropped(device):
+def test_objects_beyond_max_objs_are_dropped(device, native):
     g = torch.Generator().manual_seed(3)
     boxes, labels = random_batch(g, batch=2, num_boxes=30, num_classes=3, height=64, width=64,
                                  pad_fraction=0.0, margin=0.0)
@@ -86,7 +86,7 @@ def test_objects_beyond_max_objs_are_dropped(device):
     assert zero_slots.wh.shape == (2, 0, 2) and zero_slots.hm.abs().sum() == 0
 
 
-def test_boxes_across_and_outside_the_border(device):
+def test_boxes_across_and_outside_the_border(device, native):
     boxes = torch.tensor([[
         [-10.0, -10.0, 5.0, 6.0],     # across the top-left corner
         [50.0, 20.0, 80.0, 30.0],     # across the right border (W = 64)
@@ -103,7 +103,7 @@ def test_boxes_across_and_outside_the_border(device):
     assert got.reg_mask[0, :8].tolist() == [1, 1, 0, 0, 1, 1, 0, 0]
 
 
-def test_tiny_boxes_have_radius_zero_and_a_single_peak(device):
+def test_tiny_boxes_have_radius_zero_and_a_single_peak(device, native):
     boxes = torch.tensor([[[10.2, 10.2, 10.4, 10.5], [3.0, 3.0, 3.5, 4.0]]])
     got, expected = run_both(boxes, torch.tensor([[0, 1]]), 2, (20, 20), device)
     assert_targets_equal(got, expected)
@@ -111,7 +111,7 @@ def test_tiny_boxes_have_radius_zero_and_a_single_peak(device):
     assert got.hm[0, 1].count_nonzero() == 1
 
 
-def test_identical_centres_take_the_elementwise_max(device):
+def test_identical_centres_take_the_elementwise_max(device, native):
     boxes = torch.tensor([[[10.0, 10.0, 30.0, 30.0], [15.0, 15.0, 25.0, 25.0],
                            [10.0, 10.0, 30.0, 30.0]]])
     labels = torch.tensor([[0, 0, 0]])
@@ -124,7 +124,7 @@ def test_identical_centres_take_the_elementwise_max(device):
     assert got.ind[0, 0] == got.ind[0, 1] == got.ind[0, 2]
 
 
-def test_exactly_integral_radius_boxes(device):
+def test_exactly_integral_radius_boxes(device, native):
     # ceil(h) x ceil(w) = 20 x 35 and 40 x 70 have radii of exactly 7 and 14
     boxes = torch.tensor([[[5.0, 5.0, 40.0, 25.0], [20.0, 30.0, 90.0, 70.0],
                            [4.5, 60.25, 39.5, 79.75]]])
@@ -135,7 +135,7 @@ def test_exactly_integral_radius_boxes(device):
     assert got.hm[0, 0, cy0, cx0 + 7] > 0 and got.hm[0, 0, cy0, cx0 + 8] == 0
 
 
-def test_non_finite_boxes_are_absent(device):
+def test_non_finite_boxes_are_absent(device, native):
     boxes = torch.tensor([[[1.0, 1.0, 9.0, 9.0], [float("nan"), 1.0, 5.0, 5.0],
                            [1.0, 1.0, float("inf"), 9.0], [2.0, 2.0, 6.0, 6.0]]])
     labels = torch.tensor([[0, 0, 1, 1]])
@@ -144,7 +144,7 @@ def test_non_finite_boxes_are_absent(device):
     assert got.reg_mask[0, :4].tolist() == [1, 0, 0, 1]
 
 
-def test_non_contiguous_inputs(device):
+def test_non_contiguous_inputs(device, native):
     g = torch.Generator().manual_seed(11)
     boxes, labels = random_batch(g, batch=2, num_boxes=20, num_classes=3, height=32, width=32)
     boxes_t = boxes.transpose(0, 1).contiguous().transpose(0, 1)
@@ -155,7 +155,7 @@ def test_non_contiguous_inputs(device):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_and_cpu_results_are_identical():
+def test_cuda_and_cpu_results_are_identical(native):
     g = torch.Generator().manual_seed(5)
     boxes, labels = random_batch(g, batch=16, num_boxes=128, num_classes=80, height=128,
                                  width=128)

@@ -44,7 +44,7 @@ EXPONENTS = [(2.0, 4.0), (0.0, 0.0), (3.0, 1.0), (1.5, 3.5)]
 
 @pytest.mark.parametrize("clamp", [True, False])
 @pytest.mark.parametrize("alpha,beta", EXPONENTS)
-def test_float64_matches_reference(alpha, beta, clamp, device):
+def test_float64_matches_reference(alpha, beta, clamp, device, native):
     x, t = heatmap_batch((2, 3, 19, 23), seed=int(alpha * 10 + beta), dtype=torch.float64,
                          positives=0.02)
     loss, grad = loss_and_grad(ops.focal_loss, x.to(device), t.to(device), alpha=alpha, beta=beta,
@@ -59,7 +59,7 @@ def test_float64_matches_reference(alpha, beta, clamp, device):
 @pytest.mark.parametrize("clamp", [True, False])
 @pytest.mark.parametrize("alpha,beta", EXPONENTS)
 @pytest.mark.parametrize("shape", [(4, 80, 32, 32), (3, 7), (1,)])
-def test_float32_matches_reference(shape, alpha, beta, clamp, device):
+def test_float32_matches_reference(shape, alpha, beta, clamp, device, native):
     x, t = heatmap_batch(shape, seed=len(shape) + int(alpha))
     loss, grad = loss_and_grad(ops.focal_loss, x.to(device), t.to(device), alpha=alpha, beta=beta,
                                clamp=clamp)
@@ -70,7 +70,7 @@ def test_float32_matches_reference(shape, alpha, beta, clamp, device):
     assert rel_err(grad, ref_grad) < 1e-5
 
 
-def test_matches_original_neg_loss(device):
+def test_matches_original_neg_loss(device, native):
     x, t = heatmap_batch((2, 80, 64, 64), seed=3)
     loss, grad = loss_and_grad(ops.focal_loss, x.to(device), t.to(device))
     orig_loss, orig_grad = loss_and_grad(original.focal_loss, x, t)
@@ -78,7 +78,7 @@ def test_matches_original_neg_loss(device):
     assert rel_err(grad, orig_grad) < 1e-5
 
 
-def test_bit_identical_across_runs_and_thread_counts(device):
+def test_bit_identical_across_runs_and_thread_counts(device, native):
     x, t = heatmap_batch((3, 80, 48, 48), seed=4)
     x, t = x.to(device), t.to(device)
     runs = [loss_and_grad(ops.focal_loss, x, t)]
@@ -94,7 +94,7 @@ def test_bit_identical_across_runs_and_thread_counts(device):
 
 
 @pytest.mark.parametrize("clamp", [True, False])
-def test_no_positives_gives_unnormalised_negative_loss(clamp, device):
+def test_no_positives_gives_unnormalised_negative_loss(clamp, device, native):
     x, t = heatmap_batch((2, 5, 16, 16), seed=5, positives=0.0)
     t = t.clamp(max=0.99)
     loss, grad = loss_and_grad(ops.focal_loss, x.to(device), t.to(device), clamp=clamp)
@@ -109,7 +109,7 @@ def test_no_positives_gives_unnormalised_negative_loss(clamp, device):
 
 
 @pytest.mark.parametrize("clamp", [True, False])
-def test_saturated_logits(clamp, device):
+def test_saturated_logits(clamp, device, native):
     x = torch.tensor([-100.0, -30.0, -12.0, 12.0, 30.0, 100.0] * 2)
     t = torch.tensor([1.0] * 6 + [0.5] * 6)
     loss, grad = loss_and_grad(ops.focal_loss, x.to(device), t.to(device), clamp=clamp)
@@ -122,7 +122,7 @@ def test_saturated_logits(clamp, device):
         assert float(loss) > (100 + 30 + 12) / 6
 
 
-def test_clamp_bounds_pass_the_gradient(device):
+def test_clamp_bounds_pass_the_gradient(device, native):
     # Logits whose float32 sigmoid is exactly a clamp bound keep their gradient (the bounds are in
     # the pass-through range, as the issue specifies and torch.clamp did up to 2.13; the autograd
     # of torch.clamp is not used as the oracle here because it changed between releases). Just
@@ -140,7 +140,7 @@ def test_clamp_bounds_pass_the_gradient(device):
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("target_dtype", ["float32", "same"])
-def test_16_bit_inputs(dtype, target_dtype, device):
+def test_16_bit_inputs(dtype, target_dtype, device, native):
     x, t = heatmap_batch((2, 10, 24, 24), seed=6, dtype=dtype)
     t = t.float() if target_dtype == "float32" else t
     loss, grad = loss_and_grad(ops.focal_loss, x.to(device), t.to(device))
@@ -151,7 +151,7 @@ def test_16_bit_inputs(dtype, target_dtype, device):
     assert torch.allclose(grad.float().cpu(), ref_grad.to(dtype).float(), rtol=1e-2, atol=1e-9)
 
 
-def test_ignores_targets_above_one_and_propagates_nan(device):
+def test_ignores_targets_above_one_and_propagates_nan(device, native):
     x, t = heatmap_batch((1, 2, 8, 8), seed=8, positives=0.05)
     t_ignored = t.clone()
     t_ignored[0, 0, :2] = 2.0  # ignored pixels
@@ -171,14 +171,14 @@ def test_ignores_targets_above_one_and_propagates_nan(device):
     assert torch.isnan(ops.focal_loss(x.to(device), nan_target.to(device)))
 
 
-def test_empty_input(device):
+def test_empty_input(device, native):
     x = torch.empty(0, 80, 4, 4, device=device, requires_grad=True)
     loss = ops.focal_loss(x, torch.empty(0, 80, 4, 4, device=device))
     loss.backward()
     assert loss.item() == 0.0 and not torch.signbit(loss) and x.grad.shape == x.shape
 
 
-def test_non_contiguous_inputs(device):
+def test_non_contiguous_inputs(device, native):
     x, t = heatmap_batch((2, 6, 20, 20), seed=9)
     xs, ts = x.to(device).transpose(2, 3), t.to(device).transpose(2, 3)
     assert not xs.is_contiguous()
@@ -229,16 +229,16 @@ ERRORS = [
 
 @pytest.mark.parametrize("impl", ["ops", "reference"])
 @pytest.mark.parametrize("make,message", ERRORS)
-def test_bad_input_raises_value_error(make, message, impl):
-    fn = ops.focal_loss if impl == "ops" else reference.focal_loss
+def test_bad_input_raises_value_error(make, message, impl, request):
+    fn = request.getfixturevalue("native").focal_loss if impl == "ops" else reference.focal_loss
     with pytest.raises(ValueError, match=message):
         fn(*make())
 
 
 @pytest.mark.parametrize("impl", ["ops", "reference"])
 @pytest.mark.parametrize("name,kwargs", [("alpha", {"alpha": -1.0}), ("beta", {"beta": float("inf")})])
-def test_bad_exponent_raises_value_error(name, kwargs, impl):
-    fn = ops.focal_loss if impl == "ops" else reference.focal_loss
+def test_bad_exponent_raises_value_error(name, kwargs, impl, request):
+    fn = request.getfixturevalue("native").focal_loss if impl == "ops" else reference.focal_loss
     with pytest.raises(ValueError, match=f"{name} must be a finite non-negative number"):
         fn(torch.zeros(4), torch.zeros(4), **kwargs)
 
