@@ -75,7 +75,9 @@ def test_main_job_without_a_dataset(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["MISSING"], "dataset folder .*missing does not exist"),
     (["DATA", "--val-split", "test"], "instances_test.json does not exist"),
-    (["DATA", "--input-size", "65"], "input_size: expected positive multiples of 32"),
+    (["DATA", "--input-size", "65"], "input_size: expected positive multiples of 32 for dla_34"),
+    (["DATA", "--arch", "hourglass", "--input-size", "480"],
+     r"input_size: expected positive multiples of 128 for hourglass; got \(480, 480\)"),
     (["DATA", "--input-size", "64", "64", "64"],
      r"input_size: expected one side or \(height, width\); got \(64, 64, 64\)"),
     (["DATA", "--predict", "-1"], "--predict: expected a number of images >= 0, got -1"),

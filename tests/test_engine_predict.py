@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from centernet_fast.data import DatasetError
+from centernet_fast.data import COCO_BGR, DatasetError
 from centernet_fast.engine import find_images, predict
+from centernet_fast.engine.loading import InferenceConfig
 from centernet_fast.engine.draw import class_color
 from detection_data import read_json
 from engine_fakes import PeakModel
@@ -101,3 +102,9 @@ def test_bad_inputs_are_named(tmp_path):
         predict(model, tmp_path / "empty", class_names=NAMES, device="cpu")
     with pytest.raises(ValueError, match="predicts 2 classes, expected 3"):
         predict(model, tmp_path / "ok.png", class_names=NAMES + ["bird"], device="cpu")
+
+
+@pytest.mark.parametrize("arch, pad", [("hourglass", 127), ("dla_34", 31), ("lite", 31)])
+def test_keep_res_padding_is_the_architectures_input_multiple(arch, pad):
+    config = InferenceConfig(arch, {"hm": 1}, None, (512, 512), ("thing",), COCO_BGR)
+    assert config.pad == pad

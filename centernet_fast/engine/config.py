@@ -16,8 +16,6 @@ from centernet_fast.models import ARCHITECTURES
 BASE_LR = 1.25e-4
 BASE_BATCH = 32
 AMP_MODES = ("auto", "bf16", "fp16", "off")
-#: Every architecture's total downsampling (and the multiple the input sides must be).
-INPUT_MULTIPLE = 32
 DOWN_RATIO = 4
 
 
@@ -39,7 +37,8 @@ class TrainConfig:
             (``hm``: number of categories, ``wh``: 2, ``reg``: 2).
         head_conv: hidden channels of the heads (None: the architecture's default).
         pretrained_backbone: a local ImageNet state_dict for the backbone (None: from scratch).
-        input_size: (height, width) of the training input, multiples of 32.
+        input_size: (height, width) of the training input, multiples of the architecture's
+            ``size_divisibility`` (32; 128 for hourglass).
         normalization: ``"coco_bgr"`` (the original statistics) or ``"imagenet_rgb"``.
     Optimisation:
         epochs: passes over the training set.
@@ -120,8 +119,9 @@ class TrainConfig:
                self.arch)
         _check(self.head_conv is None or self.head_conv >= 0, "head_conv", "None or >= 0",
                self.head_conv)
-        _check(all(s > 0 and s % INPUT_MULTIPLE == 0 for s in self.input_size), "input_size",
-               f"positive multiples of {INPUT_MULTIPLE}", self.input_size)
+        multiple = ARCHITECTURES[self.arch].size_divisibility
+        _check(all(s > 0 and s % multiple == 0 for s in self.input_size), "input_size",
+               f"positive multiples of {multiple} for {self.arch}", self.input_size)
         _check(self.normalization in NORMALIZATIONS, "normalization",
                f"one of {sorted(NORMALIZATIONS)}", self.normalization)
         _check(self.epochs >= 1, "epochs", ">= 1", self.epochs)

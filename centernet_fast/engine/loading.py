@@ -18,7 +18,8 @@ from torch import nn
 from centernet_fast.data import COCO_BGR, NORMALIZATIONS, Normalization
 from centernet_fast.data.affine import as_size
 from centernet_fast.engine.coco_classes import COCO_CLASS_NAMES
-from centernet_fast.models import CheckpointError, create_model, load_original_checkpoint
+from centernet_fast.models import (ARCHITECTURES, CheckpointError, create_model,
+                                   load_original_checkpoint)
 # The models' reader: file checks and the errors that name the file, shared with their loaders.
 from centernet_fast.models.checkpoint import read_checkpoint
 from centernet_fast.models.checkpoint import read_state_dict
@@ -50,9 +51,9 @@ class InferenceConfig:
 
     @property
     def pad(self) -> int:
-        """``keep_res`` padding: inputs are padded to multiples of pad + 1, the backbone's
-        total stride (128 for Hourglass, 32 otherwise), as the original."""
-        return 127 if self.arch == "hourglass" else 31
+        """``keep_res`` padding: inputs are padded to multiples of pad + 1, the architecture's
+        ``size_divisibility`` (128 for Hourglass, 32 otherwise), as the original."""
+        return ARCHITECTURES[self.arch].size_divisibility - 1
 
 
 def normalization_from_config(value: Any) -> Normalization:

@@ -33,6 +33,17 @@ USER_ERRORS = (TrainConfigError, DatasetError, CheckpointError, FileNotFoundErro
                FileExistsError)
 
 
+def _strides() -> str:
+    """The architectures' input multiples for the help, e.g. ``"32; hourglass: 128"`` (the most
+    common one alone, the others by name)."""
+    by_stride = {}
+    for name, spec in sorted(ARCHITECTURES.items()):
+        by_stride.setdefault(spec.size_divisibility, []).append(name)
+    common = max(by_stride, key=lambda s: len(by_stride[s]))
+    return "; ".join([str(common)] + [f"{', '.join(names)}: {s}"
+                                      for s, names in sorted(by_stride.items()) if s != common])
+
+
 def _int_list(text: str) -> Tuple[int, ...]:
     """``"90,120"`` -> (90, 120), the original ``--lr_step`` format; ``""`` -> ()."""
     try:
@@ -160,7 +171,8 @@ def add_train_commands(subparsers) -> None:
                        "architecture's)")
     model.add_argument("--pretrained-backbone", help="local ImageNet state_dict of the backbone")
     model.add_argument("--input-size", type=int, nargs="+", metavar="PX",
-                       help=f"SIDE or HEIGHT WIDTH, multiples of 32 {default('input_size')}")
+                       help=f"SIDE or HEIGHT WIDTH, multiples of the architecture's stride "
+                       f"({_strides()}) {default('input_size')}")
     model.add_argument("--normalization", choices=sorted(NORMALIZATIONS),
                        help=default("normalization"))
 

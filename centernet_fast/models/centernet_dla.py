@@ -15,7 +15,6 @@ from centernet_fast.models.image_input import check_image_batch
 
 FIRST_LEVEL = 2  # level 2 has stride 4, the output stride of CenterNet
 LAST_LEVEL = 5  # the final IDA pass fuses levels 2 .. 4 (strides 4, 8, 16)
-INPUT_MULTIPLE = 32  # stride of the deepest level: the up path adds maps of matching sizes
 
 
 class CenterNetDLA(nn.Module):
@@ -37,6 +36,10 @@ class CenterNetDLA(nn.Module):
     upsampling bilinear, heatmap heads' last bias -2.19, other heads' biases 0.
     """
 
+    # The stride of the deepest level: the up path adds maps of matching sizes only when the
+    # input sides are multiples of it.
+    size_divisibility = 32
+
     def __init__(self, heads: Dict[str, int], head_conv: int = 256,
                  pretrained_backbone: Optional[Union[str, os.PathLike,
                                                      Mapping[str, torch.Tensor]]] = None):
@@ -56,7 +59,7 @@ class CenterNetDLA(nn.Module):
             attach_head(self, name, head, "CenterNetDLA")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
-        check_image_batch(x, INPUT_MULTIPLE, "CenterNetDLA")
+        check_image_batch(x, self.size_divisibility, "CenterNetDLA")
         levels = self.base(x)
         up = self.dla_up(levels[FIRST_LEVEL:])
         features = self.ida_up(up[:LAST_LEVEL - FIRST_LEVEL])[-1]

@@ -1,7 +1,8 @@
 """``create_model``: CenterNet networks by the original architecture names.
 
 Adding an architecture is one ``ARCHITECTURES`` entry: the name (as the original ``--arch``)
-mapped to its builder and default ``head_conv``. A builder is called as
+mapped to its builder, default ``head_conv`` and input multiple (its model class's
+``size_divisibility``, read from there). A builder is called as
 ``builder(heads=..., head_conv=..., pretrained_backbone=...)`` with checked arguments and
 returns an ``nn.Module`` whose forward gives a list (one entry per stack) of
 ``{head: [B, channels, H / 4, W / 4]}`` maps.
@@ -16,28 +17,35 @@ from torch import nn
 
 from centernet_fast.models.centernet_dla import CenterNetDLA
 from centernet_fast.models.heads import check_heads
-from centernet_fast.models.hourglass import hourglass_centernet
-from centernet_fast.models.lite import lite_centernet
-from centernet_fast.models.resnet import resnet_centernet
+from centernet_fast.models.hourglass import CenterNetHourglass, hourglass_centernet
+from centernet_fast.models.lite import CenterNetLite, lite_centernet
+from centernet_fast.models.resnet import CenterNetResNet, resnet_centernet
+from centernet_fast.models.resnet_blocks import RESNET_SPECS
 
 
 class Architecture(NamedTuple):
     builder: Callable[..., nn.Module]
     default_head_conv: int
+    # The multiple that input heights and widths must be (the total downsampling), as
+    # detectron2's Backbone.size_divisibility: checked by the model, the training options and
+    # the keep_res padding of evaluation.
+    size_divisibility: int
 
 
 def _resnet(num_layers: int, dcn: bool) -> Callable[..., nn.Module]:
     return functools.partial(resnet_centernet, num_layers, dcn=dcn)
 
 
+RESNET_DEPTHS = sorted(RESNET_SPECS)
+_RESNET = CenterNetResNet.size_divisibility
 ARCHITECTURES: Dict[str, Architecture] = {
-    "dla_34": Architecture(CenterNetDLA, 256),
-    **{f"res_{n}": Architecture(_resnet(n, dcn=False), 64) for n in (18, 34, 50, 101, 152)},
-    **{f"resdcn_{n}": Architecture(_resnet(n, dcn=True), 64) for n in (18, 34, 50, 101, 152)},
+    "dla_34": Architecture(CenterNetDLA, 256, CenterNetDLA.size_divisibility),
+    **{f"res_{n}": Architecture(_resnet(n, dcn=False), 64, _RESNET) for n in RESNET_DEPTHS},
+    **{f"resdcn_{n}": Architecture(_resnet(n, dcn=True), 64, _RESNET) for n in RESNET_DEPTHS},
     # head_conv is ignored by Hourglass-104 (its heads are always 256 wide, as the original).
-    "hourglass": Architecture(hourglass_centernet, 256),
+    "hourglass": Architecture(hourglass_centernet, 256, CenterNetHourglass.size_divisibility),
     # Not in the original zoo: a light net for CPUs and the synthetic main job (models/lite.py).
-    "lite": Architecture(lite_centernet, 64),
+    "lite": Architecture(lite_centernet, 64, CenterNetLite.size_divisibility),
 }
 
 

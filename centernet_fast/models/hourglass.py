@@ -126,6 +126,10 @@ class CenterNetHourglass(nn.Module):
     (the autocast dtype under torch.autocast).
     """
 
+    # The multiple the input sides must be:
+    # the stride-4 features halved five times by each hourglass module.
+    size_divisibility = 128
+
     def __init__(self, heads: Dict[str, int]):
         super().__init__()
         self.heads = check_heads(heads)
@@ -149,7 +153,7 @@ class CenterNetHourglass(nn.Module):
             attach_head(self, name, per_stack, "hourglass_centernet")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
-        check_image_batch(x, 128, "hourglass_centernet")
+        check_image_batch(x, self.size_divisibility, "hourglass_centernet")
         inter = self.pre(x)
         outputs = []
         for s in range(NUM_STACKS):

@@ -47,6 +47,10 @@ class CenterNetLite(nn.Module):
     (the autocast dtype under torch.autocast).
     """
 
+    # The multiple the input sides must be:
+    # the stride of the coarsest level, which the decoder merges back.
+    size_divisibility = 32
+
     def __init__(self, heads: Dict[str, int], head_conv: int, widths: Sequence[int] = WIDTHS,
                  blocks: Sequence[int] = BLOCKS, decoder_channels: int = DECODER_CHANNELS):
         super().__init__()
@@ -71,7 +75,7 @@ class CenterNetLite(nn.Module):
             attach_head(self, name, head, "lite_centernet")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
-        check_image_batch(x, 32, "lite_centernet")
+        check_image_batch(x, self.size_divisibility, "lite_centernet")
         x = self.stem(x)
         levels = []
         for layer in self.layers:

@@ -75,6 +75,10 @@ class CenterNetResNet(nn.Module):
     outputs (no sigmoid), in x's dtype (the autocast dtype under torch.autocast).
     """
 
+    # The multiple the input sides must be:
+    # the stride of layer4, which the transposed convolutions undo.
+    size_divisibility = 32
+
     def __init__(self, num_layers: int, heads: Dict[str, int], head_conv: int, dcn: bool):
         super().__init__()
         if type(num_layers) is not int or num_layers not in RESNET_SPECS:
@@ -114,7 +118,7 @@ class CenterNetResNet(nn.Module):
             attach_head(self, name, head, "resnet_centernet")
 
     def forward(self, x: torch.Tensor) -> List[Dict[str, torch.Tensor]]:
-        check_image_batch(x, 32, "resnet_centernet")
+        check_image_batch(x, self.size_divisibility, "resnet_centernet")
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return [apply_heads(self, self.heads, self.deconv_layers(x))]
