@@ -8,21 +8,18 @@
 #include <vector>
 
 #include "cpu/decode_kernel.h"
+#include "dtype_of.h"
 
 namespace centernet_fast {
 namespace {
 
 constexpr const char* kOp = "ctdet_decode";
 
-HeatType heat_type_of(const at::Tensor& heat) {
-  switch (heat.scalar_type()) {
-    case at::kFloat: return HeatType::kFloat32;
-    case at::kHalf: return HeatType::kFloat16;
-    case at::kBFloat16: return HeatType::kBFloat16;
-    default:
-      TORCH_CHECK_VALUE(false, kOp, ": heat must be float32, float16 or bfloat16; got ",
-                        heat.scalar_type());
-  }
+Dtype heat_dtype_of(const at::Tensor& heat) {
+  const auto t = heat.scalar_type();
+  TORCH_CHECK_VALUE(t == at::kFloat || t == at::kHalf || t == at::kBFloat16, kOp,
+                    ": heat must be float32, float16 or bfloat16; got ", t);
+  return dtype_of(t);
 }
 
 // wh and reg: [B, channels, H, W] matching heat, any floating dtype, on heat's device.
@@ -55,7 +52,7 @@ DecodeCall prepare_ctdet_decode(const at::Tensor& heat, const at::Tensor& wh,
                                 bool logits, std::optional<double> threshold) {
   TORCH_CHECK_VALUE(heat.dim() == 4, kOp, ": heat must have shape [B, C, H, W]; got ",
                     heat.sizes());
-  const HeatType heat_type = heat_type_of(heat);
+  const Dtype heat_dtype = heat_dtype_of(heat);
   const int64_t batch = heat.size(0), classes = heat.size(1);
   const int64_t height = heat.size(2), width = heat.size(3);
   TORCH_CHECK_VALUE(classes >= 1 && height >= 1 && width >= 1, kOp,
@@ -75,7 +72,7 @@ DecodeCall prepare_ctdet_decode(const at::Tensor& heat, const at::Tensor& wh,
 
   DecodeParams& p = call.params;
   p.heat = call.heat.data_ptr();
-  p.heat_type = heat_type;
+  p.heat_dtype = heat_dtype;
   p.wh = call.wh.data_ptr<float>();
   p.reg = reg.has_value() ? call.reg.data_ptr<float>() : nullptr;
   p.out = call.out.data_ptr<float>();

@@ -8,20 +8,12 @@
 #include <tuple>
 
 #include "cpu/focal_loss_kernel.h"
+#include "dtype_of.h"
 
 namespace centernet_fast {
 namespace {
 
 constexpr const char* kOp = "focal_loss";
-
-FocalDtype focal_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kHalf: return FocalDtype::kHalf;
-    case at::kBFloat16: return FocalDtype::kBFloat16;
-    case at::kDouble: return FocalDtype::kDouble;
-    default: return FocalDtype::kFloat;
-  }
-}
 
 void check_inputs(const at::Tensor& logits, const at::Tensor& target, double alpha, double beta) {
   const auto lt = logits.scalar_type(), tt = target.scalar_type();
@@ -56,8 +48,8 @@ FocalLossCall prepare_inputs(const at::Tensor& logits, const at::Tensor& target,
   p.logits = call.logits.const_data_ptr();
   p.target = call.target.const_data_ptr();
   p.n = logits.numel();
-  p.logits_dtype = focal_dtype(logits.scalar_type());
-  p.target_dtype = focal_dtype(target.scalar_type());
+  p.logits_dtype = dtype_of(logits.scalar_type());
+  p.target_dtype = dtype_of(target.scalar_type());
   p.config = {make_focal_exponent(alpha), make_focal_exponent(beta), clamp};
   return call;
 }

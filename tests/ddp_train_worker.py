@@ -25,6 +25,8 @@ from train_fixtures import install_stubs, tiny_config
 class TinyNoBatchNorm(nn.Module):
     """Three convs to stride 4, then the CenterNet heads."""
 
+    size_divisibility = 4
+
     def __init__(self, heads, head_conv, pretrained_backbone=None):
         super().__init__()
         self.heads = dict(heads)
@@ -41,7 +43,7 @@ class TinyNoBatchNorm(nn.Module):
 
 
 def main(dataset_dir: str, out_dir: str) -> None:
-    ARCHITECTURES["tiny_nobn"] = Architecture(TinyNoBatchNorm, 16)
+    ARCHITECTURES["tiny_nobn"] = Architecture(TinyNoBatchNorm, 16, TinyNoBatchNorm.size_divisibility)
     install_stubs(pytest.MonkeyPatch())
     splits = {split: data.CocoSplit(f"{dataset_dir}/{split}",
                                     f"{dataset_dir}/annotations/instances_{split}.json")

@@ -10,6 +10,7 @@ from PIL import Image
 
 from centernet_fast import data
 from centernet_fast.engine.config import TrainConfig, TrainConfigError, amp_dtype
+from centernet_fast.engine.run_dir import curves_figure, draw_curves
 from centernet_fast.engine.schedule import epoch_batches, lr_lambda
 from centernet_fast.engine.train import train
 from train_fixtures import read_log, tiny_config, write_tiny_dataset
@@ -168,3 +169,20 @@ def test_random_crops_draw_targets_for_the_objects_left(tmp_path, engine_stubs):
     result = train(tiny_config(splits, epochs=1, crop="random", flip=0.5, color=True),
                    str(tmp_path / "run"))
     assert all(np.isfinite(s["loss"]) for s in read_log(result.run_dir))
+
+
+def test_loss_curve_is_a_labelled_log_chart(tmp_path):
+    steps = [1, 2, 3, 4]
+    series = {"loss": [3.0, 2.0, 1.5, 1.0], "hm": [2.0, 0.0, float("nan"), 0.5],
+              "wh": [-1.0, 0.0, 0.0, 0.0]}  # nothing a log axis can show
+    figure = curves_figure(steps, series, "training loss: run")
+    (axes,) = figure.axes
+    assert axes.get_title() == "training loss: run" and axes.get_yscale() == "log"
+    assert axes.get_xlabel() == "optimiser step" and axes.get_ylabel() == "loss (log scale)"
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["loss", "hm"]
+    assert list(axes.lines[1].get_xdata()) == [1, 4]  # the zero and the NaN are left out
+    assert len(axes.get_yticks()) > 1
+    draw_curves(steps, series, str(tmp_path / "loss.png"))
+    with Image.open(tmp_path / "loss.png") as png:
+        assert png.format == "PNG" and png.size == (800, 480)
+        assert len(png.convert("RGB").getcolors(1 << 16)) > 10  # drawn, not blank

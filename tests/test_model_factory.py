@@ -26,7 +26,7 @@ def test_default_head_conv_is_the_original(arch, head_conv):
 
 
 def test_dla_34_is_registered_with_the_original_default_head_conv():
-    assert ARCHITECTURES["dla_34"] == Architecture(CenterNetDLA, 256)
+    assert ARCHITECTURES["dla_34"] == Architecture(CenterNetDLA, 256, 32)
     model = create_model("dla_34", {"hm": 80, "wh": 2, "reg": 2})
     assert isinstance(model, CenterNetDLA) and model.training
     assert model.hm[0].weight.shape == (256, 64, 3, 3)

@@ -15,12 +15,10 @@ import math
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
-from PIL import Image, ImageDraw
-
 from centernet_fast.atomic_files import atomic_write
 
-CURVE_COLORS = {"loss": (20, 20, 20), "hm": (200, 40, 40), "wh": (40, 110, 200),
-                "off": (30, 150, 60)}
+#: The curves of loss.png: the total and its components, with their colours.
+CURVE_COLORS = {"loss": "black", "hm": "tab:red", "wh": "tab:blue", "off": "tab:green"}
 
 
 def check_fresh_run(path: str, resume: Optional[str]) -> None:
@@ -72,49 +70,46 @@ class RunDir:
         if train:
             draw_curves([r["step"] for r in train],
                         {k: [r[k] for r in train] for k in CURVE_COLORS if k in train[0]},
-                        self.file("loss.png"))
+                        self.file("loss.png"),
+                        title=f"training loss: {os.path.basename(os.path.abspath(self.path))}")
 
 
 def draw_curves(steps: Sequence[float], series: Dict[str, Sequence[float]], path: str,
-                size=(800, 480)) -> None:
-    """A line chart of ``series`` (name -> values at ``steps``) on a log10 y axis, written as PNG
-    atomically. Non-positive and non-finite values are left out."""
-    width, height = size
-    left, right, top, bottom = 60, 110, 20, 40
-    points = [(s, v) for values in series.values() for s, v in zip(steps, values)
-              if v > 0 and math.isfinite(v)]
-    image = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(image)
-    if points:
-        x_lo, x_hi = min(p[0] for p in points), max(p[0] for p in points)
-        y_lo = math.floor(math.log10(min(p[1] for p in points)))
-        y_hi = math.ceil(math.log10(max(p[1] for p in points)))
-        y_hi = max(y_hi, y_lo + 1)
-        x_span = max(x_hi - x_lo, 1)
-
-        def xy(step, value):
-            x = left + (step - x_lo) / x_span * (width - left - right)
-            y = top + (y_hi - math.log10(value)) / (y_hi - y_lo) * (height - top - bottom)
-            return x, y
-
-        for decade in range(y_lo, y_hi + 1):  # gridlines at powers of ten
-            y = xy(x_lo, 10.0 ** decade)[1]
-            draw.line([(left, y), (width - right, y)], fill=(225, 225, 225))
-            draw.text((5, y - 6), f"1e{decade}", fill="black")
-        draw.text((left, height - bottom + 8), f"step {x_lo}", fill="black")
-        draw.text((width - right - 60, height - bottom + 8), f"step {x_hi}", fill="black")
-        for row, (name, values) in enumerate(series.items()):
-            color = CURVE_COLORS.get(name, (120, 120, 120))
-            line = [xy(s, v) for s, v in zip(steps, values) if v > 0 and math.isfinite(v)]
-            if len(line) > 1:
-                draw.line(line, fill=color, width=2)
-            elif line:
-                draw.ellipse([line[0][0] - 2, line[0][1] - 2, line[0][0] + 2, line[0][1] + 2],
-                             fill=color)
-            draw.text((width - right + 10, top + 16 * row), name, fill=color)
-    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+                title: str = "training loss", size=(800, 480)) -> None:
+    """``curves_figure`` written as a PNG of ``size`` pixels at ``path``, atomically."""
+    dpi = 100
+    figure = curves_figure(steps, series, title, (size[0] / dpi, size[1] / dpi))
     with atomic_write(path) as f:
-        image.save(f, format="PNG")
+        figure.savefig(f, format="png", dpi=dpi)
+
+
+def curves_figure(steps: Sequence[float], series: Dict[str, Sequence[float]], title: str,
+                  inches=(8.0, 4.8)):
+    """A matplotlib Figure: ``series`` (name -> values at ``steps``) as lines on a log y axis,
+    with axis labels, ticks, a legend and ``title``. Non-positive and non-finite values are
+    left out (a log axis cannot show them)."""
+    # The object API with the Agg canvas: no pyplot state, no display, safe in any thread.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=inches)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for name, values in series.items():
+        kept = [(s, v) for s, v in zip(steps, values) if v > 0 and math.isfinite(v)]
+        if kept:
+            xs, ys = zip(*kept)
+            axes.plot(xs, ys, marker="o" if len(kept) == 1 else None, label=name,
+                      color=CURVE_COLORS.get(name))
+    if axes.lines:
+        axes.set_yscale("log")
+        axes.legend(loc="upper right")
+    axes.set_xlabel("optimiser step")
+    axes.set_ylabel("loss (log scale)")
+    axes.set_title(title)
+    axes.grid(True, which="major", alpha=0.3)
+    figure.tight_layout()
+    return figure
 
 
 def _write_text(path: str, text: str) -> None:

@@ -12,17 +12,17 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/dtype.h"
+#include "common/exact_math.h"
 #include "common/float_bits.h"
 #include "common/host_device.h"
 
 namespace centernet_fast {
 
-enum class HeatType : int32_t { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };
-
 struct DecodeParams {
   // inputs (contiguous)
-  const void* heat;    // [batch, classes, height, width] of heat_type
-  HeatType heat_type;
+  const void* heat;    // [batch, classes, height, width] of heat_dtype
+  Dtype heat_dtype;    // float32, float16 or bfloat16
   const float* wh;     // [batch, wh_channels, height, width]; wh_channels = 2 or 2*classes
   const float* reg;    // [batch, 2, height, width], or nullptr: centres at +0.5
   // output: every element is written
@@ -106,30 +106,6 @@ CNF_HOST_DEVICE uint64_t cell_key(const DecodeParams& p, const Load& load_plane,
   float score = 0.f;
   if (is_peak(load_plane, y, x, p.height, p.width, v)) score = p.logits ? sigmoid_score(v) : v;
   return make_key(score, flat_index);
-}
-
-// Float arithmetic that nvcc may not contract into FMAs, so that CPU and CUDA rows agree bit for
-// bit with the original's separately rounded tensor operations.
-CNF_HOST_DEVICE float fadd(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-CNF_HOST_DEVICE float fsub(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-CNF_HOST_DEVICE float fhalf(float a) {  // a / 2, exactly as IEEE division rounds it
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, 0.5f);
-#else
-  return a * 0.5f;
-#endif
 }
 
 // Writes output row r of image b for the cell of `key`, or, for key 0, the empty row

@@ -5,6 +5,7 @@
 
 #include <type_traits>
 
+#include "common/dtype.h"
 #include "common/focal_loss_params.h"
 #include "common/host_device.h"
 
@@ -15,20 +16,10 @@ using BoolTag = std::integral_constant<bool, B>;
 
 // Calls f(LogitsType{}, TargetType{}); the target is float or the logits' type.
 template <typename Half, typename BFloat16, typename F>
-void dispatch_focal_types(FocalDtype logits, FocalDtype target, F&& f) {
-  const bool float_target = target == FocalDtype::kFloat;
-  switch (logits) {
-    case FocalDtype::kFloat: f(float{}, float{}); return;
-    case FocalDtype::kHalf:
-      float_target ? f(Half{}, float{}) : f(Half{}, Half{});
-      return;
-    case FocalDtype::kBFloat16:
-      float_target ? f(BFloat16{}, float{}) : f(BFloat16{}, BFloat16{});
-      return;
-    case FocalDtype::kDouble:
-      float_target ? f(double{}, float{}) : f(double{}, double{});
-      return;
-  }
+void dispatch_focal_types(Dtype logits, Dtype target, F&& f) {
+  dispatch_dtype<Half, BFloat16>(logits, [&](auto l) {
+    target == Dtype::kFloat32 ? f(l, float{}) : f(l, l);
+  });
 }
 
 // Calls f(BoolTag<clamp>{}, BoolTag<integer exponents>{}).
@@ -41,9 +32,5 @@ void dispatch_focal_modes(const FocalLossConfig& cfg, F&& f) {
     integer ? f(BoolTag<false>{}, BoolTag<true>{}) : f(BoolTag<false>{}, BoolTag<false>{});
   }
 }
-
-// The compute type: double for double logits, float otherwise (16-bit inputs are widened).
-template <typename LogitsType>
-using FocalCompute = std::conditional_t<std::is_same_v<LogitsType, double>, double, float>;
 
 }  // namespace centernet_fast

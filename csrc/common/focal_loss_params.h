@@ -4,18 +4,16 @@
 
 #include <cstdint>
 
+#include "common/dtype.h"
 #include "common/focal_loss_math.h"
 
 namespace centernet_fast {
-
-// Element types of logits and target. Targets are float32 or the logits' type.
-enum class FocalDtype : int32_t { kFloat = 0, kHalf = 1, kBFloat16 = 2, kDouble = 3 };
 
 struct FocalLossParams {
   const void* logits;   // [n] of logits_dtype
   const void* target;   // [n] of target_dtype
   int64_t n;
-  FocalDtype logits_dtype, target_dtype;
+  Dtype logits_dtype, target_dtype;  // the target's is float32 or the logits
   FocalLossConfig config;
   // forward outputs: 0-dim loss (float32, float64 for float64 logits) and int64 positive count
   void* loss;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "common/exact_math.h"
 #include "common/host_device.h"
 
 namespace centernet_fast {
@@ -23,42 +24,6 @@ enum class RadiusMode : int32_t {
 
 // TTFNet's alpha for the elliptical Gaussian.
 constexpr double kEllipticalAlpha = 0.54;
-
-CNF_HOST_DEVICE double dmul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-CNF_HOST_DEVICE double dadd(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-CNF_HOST_DEVICE double dsub(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-CNF_HOST_DEVICE double ddiv(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __ddiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
-CNF_HOST_DEVICE double dsqrt(double a) {
-#if defined(__CUDA_ARCH__)
-  return __dsqrt_rn(a);
-#else
-  return std::sqrt(a);
-#endif
-}
 
 // Python's min(a, b, c): keep the first of equal values, replace only on a strict "<".
 CNF_HOST_DEVICE double python_min3(double a, double b, double c) {

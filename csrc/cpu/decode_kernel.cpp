@@ -208,11 +208,8 @@ void decode(const DecodeParams& p) {
 }  // namespace
 
 void ctdet_decode_cpu_kernel(const DecodeParams& p) {
-  switch (p.heat_type) {
-    case HeatType::kFloat32: return decode<float>(p);
-    case HeatType::kFloat16: return decode<c10::Half>(p);
-    case HeatType::kBFloat16: return decode<c10::BFloat16>(p);
-  }
+  dispatch_dtype<c10::Half, c10::BFloat16, false>(p.heat_dtype,
+                                                  [&](auto t) { decode<decltype(t)>(p); });
 }
 
 }  // namespace centernet_fast

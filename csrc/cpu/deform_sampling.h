@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/deform_bilinear.h"
 #include "common/deform_conv_params.h"
 
 namespace centernet_fast {
@@ -46,41 +47,24 @@ void build_samples(const DeformConvGeometry& g, const ChunkPointers<scalar_t, ac
   const int64_t taps = g.taps(), plane = g.out_plane();
   at::parallel_for(0, p.n * g.offset_groups * taps, 1, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {  // row = (image, group, tap)
-      const int64_t t = row % taps, i = t / g.kw, j = t % g.kw;
+      const int64_t t = row % taps;
       const int64_t image_group = row / taps;
       const scalar_t* dy = p.offset + (image_group * taps + t) * 2 * plane;
       const scalar_t* dx = dy + plane;
       const scalar_t* m = p.mask ? p.mask + row * plane : nullptr;
       Sample<acc_t>* s = p.samples + row * plane;
-      for (int64_t oy = 0; oy < g.out_h; ++oy) {
-        for (int64_t ox = 0; ox < g.out_w; ++ox) {
-          const int64_t l = oy * g.out_w + ox;
-          const acc_t y = static_cast<acc_t>(oy * g.stride_h - g.pad_h + i * g.dilation_h) +
-                          static_cast<acc_t>(dy[l]);
-          const acc_t x = static_cast<acc_t>(ox * g.stride_w - g.pad_w + j * g.dilation_w) +
-                          static_cast<acc_t>(dx[l]);
-          const acc_t mv = m ? static_cast<acc_t>(m[l]) : acc_t(1);
-          Sample<acc_t>& out = s[l];
-          out.mask = mv;
-          out.offset_grad = g.offset_grad_at(y, x);
-          // Beyond one pixel outside the image every neighbour is outside (this also keeps
-          // floor() of huge or NaN positions away from the integer conversion).
-          if (!(y > -2 && y < g.height + 1 && x > -2 && x < g.width + 1)) {
-            for (int k = 0; k < 4; ++k) out.index[k] = -1, out.weight[k] = 0;
-            out.ly = out.lx = 0;
-            continue;
-          }
-          const acc_t fy = std::floor(y), fx = std::floor(x);
-          const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
-          const acc_t ly = y - fy, lx = x - fx, hy = 1 - ly, hx = 1 - lx;
-          out.ly = ly, out.lx = lx;
-          const acc_t w[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
-          for (int k = 0; k < 4; ++k) {
-            const int64_t yy = y0 + (k >> 1), xx = x0 + (k & 1);
-            const bool inside = yy >= 0 && yy < g.height && xx >= 0 && xx < g.width;
-            out.index[k] = inside ? static_cast<int32_t>(yy * g.width + xx) : -1;
-            out.weight[k] = inside ? w[k] * mv : acc_t(0);
-          }
+      for (int64_t l = 0; l < plane; ++l) {
+        const BilinearPoint<acc_t> b = locate_point(g, t, l, static_cast<acc_t>(dy[l]),
+                                                    static_cast<acc_t>(dx[l]));
+        const acc_t mv = m ? static_cast<acc_t>(m[l]) : acc_t(1);
+        Sample<acc_t>& out = s[l];
+        out.mask = mv;
+        out.offset_grad = b.offset_grad;
+        out.ly = b.ly, out.lx = b.lx;
+        for (int k = 0; k < 4; ++k) {
+          // H * W < 2^31 is checked, so a pixel index fits 32 bits.
+          out.index[k] = static_cast<int32_t>(b.index[k]);
+          out.weight[k] = b.index[k] >= 0 ? b.w[k] * mv : acc_t(0);
         }
       }
     }

@@ -135,7 +135,7 @@ void dispatch(const FocalLossParams& p) {
     using LT = decltype(lt);
     using TT = decltype(tt);
     dispatch_focal_modes(p.config, [&](auto clamp, auto integer) {
-      Kernel<FocalCompute<LT>, decltype(clamp)::value, decltype(integer)::value, LT, TT>::run(p);
+      Kernel<ComputeType<LT>, decltype(clamp)::value, decltype(integer)::value, LT, TT>::run(p);
     });
   });
 }

@@ -141,17 +141,9 @@ cudaError_t launch_ctdet_decode(const DecodeParams& p, uint64_t* candidates, cud
   const int64_t tiles = decode_tile_count(p);  // <= 2^31 / kTile
   const dim3 grid(static_cast<unsigned int>(tiles),
                   static_cast<unsigned int>(std::min<int64_t>(p.batch, 65535)));
-  switch (p.heat_type) {
-    case HeatType::kFloat32:
-      decode_tile_kernel<float><<<grid, kTileThreads, 0, stream>>>(p, candidates, tiles);
-      break;
-    case HeatType::kFloat16:
-      decode_tile_kernel<__half><<<grid, kTileThreads, 0, stream>>>(p, candidates, tiles);
-      break;
-    case HeatType::kBFloat16:
-      decode_tile_kernel<__nv_bfloat16><<<grid, kTileThreads, 0, stream>>>(p, candidates, tiles);
-      break;
-  }
+  dispatch_dtype<__half, __nv_bfloat16, false>(p.heat_dtype, [&](auto t) {
+    decode_tile_kernel<decltype(t)><<<grid, kTileThreads, 0, stream>>>(p, candidates, tiles);
+  });
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
   decode_merge_kernel<<<static_cast<unsigned int>(p.batch), kMergeThreads, 0, stream>>>(
@@ -163,17 +155,9 @@ cudaError_t launch_decode_key_map(const DecodeParams& p, int64_t* keys, cudaStre
   const int64_t total = p.batch * num_cells(p);
   if (total == 0) return cudaSuccess;
   const unsigned int blocks = grid_stride_blocks(total);
-  switch (p.heat_type) {
-    case HeatType::kFloat32:
-      decode_key_map_kernel<float><<<blocks, kGridStrideThreads, 0, stream>>>(p, keys);
-      break;
-    case HeatType::kFloat16:
-      decode_key_map_kernel<__half><<<blocks, kGridStrideThreads, 0, stream>>>(p, keys);
-      break;
-    case HeatType::kBFloat16:
-      decode_key_map_kernel<__nv_bfloat16><<<blocks, kGridStrideThreads, 0, stream>>>(p, keys);
-      break;
-  }
+  dispatch_dtype<__half, __nv_bfloat16, false>(p.heat_dtype, [&](auto t) {
+    decode_key_map_kernel<decltype(t)><<<blocks, kGridStrideThreads, 0, stream>>>(p, keys);
+  });
   return cudaGetLastError();
 }
 

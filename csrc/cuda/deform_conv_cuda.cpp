@@ -26,20 +26,12 @@
 #include "cuda/launch_utils.h"
 #include "deform_conv.h"
 #include "deform_conv_gemm.h"
+#include "dtype_of.h"
 
 namespace centernet_fast {
 namespace {
 
 constexpr int64_t kScratchBudget = int64_t{128} << 20;
-
-DeformDtype deform_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kDouble: return DeformDtype::kDouble;
-    case at::kHalf: return DeformDtype::kHalf;
-    case at::kBFloat16: return DeformDtype::kBFloat16;
-    default: return DeformDtype::kFloat;
-  }
-}
 
 // Images per chunk: the columns, and in the backward also the column gradient and the sort's
 // buffers (keys, sorted keys, order: 3 x int64, weights: acc, four per sampling point).
@@ -53,7 +45,7 @@ int64_t chunk_images(const DeformConvGeometry& g, int64_t acc_size, bool backwar
 DeformConvChunk chunk_of(const DeformConvCall& call, int64_t first, int64_t n) {
   DeformConvChunk c;
   c.g = call.geometry;
-  c.dtype = deform_dtype(call.input.scalar_type());
+  c.dtype = dtype_of(call.input.scalar_type());
   c.n = n;
   c.input = call.input.narrow(0, first, n).const_data_ptr();
   c.offset = call.offset.narrow(0, first, n).const_data_ptr();

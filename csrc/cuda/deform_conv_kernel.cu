@@ -9,76 +9,15 @@
 #include <cmath>
 #include <type_traits>
 
+#include "common/deform_bilinear.h"
 #include "cuda/deform_conv_kernel.cuh"
+#include "cuda/type_convert.cuh"
 
 namespace centernet_fast {
 namespace {
 
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = int64_t{1} << 16;  // grid-stride loops cover the rest
-
-// Explicit conversions: torch builds CUDA code with the implicit 16-bit conversions disabled.
-__device__ __forceinline__ float widen(float v) { return v; }
-__device__ __forceinline__ double widen(double v) { return v; }
-__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
-__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename Out, typename A>
-__device__ __forceinline__ Out narrow(A v) {
-  if constexpr (std::is_same_v<Out, __half>) {
-    return __float2half_rn(static_cast<float>(v));
-  } else if constexpr (std::is_same_v<Out, __nv_bfloat16>) {
-    return __float2bfloat16_rn(static_cast<float>(v));
-  } else {
-    return static_cast<Out>(v);
-  }
-}
-
-__device__ __forceinline__ float floor_of(float v) { return floorf(v); }
-__device__ __forceinline__ double floor_of(double v) { return ::floor(v); }
-
-// The four neighbours k = (dy, dx) in {(0,0), (0,1), (1,0), (1,1)} of one sampling point:
-// index[k] = y * W + x, or -1 outside the image; w[k] the bilinear weight (0 outside);
-// offset_grad false where the border rule makes the point's offset gradient zero.
-template <typename acc_t>
-struct Bilinear {
-  int64_t index[4];
-  acc_t w[4];
-  acc_t ly, lx;
-  bool offset_grad;
-};
-
-// The sampling point of tap t and output pixel l displaced by (dy, dx); the CPU kernel's
-// build_samples, written for one point.
-template <typename acc_t>
-__device__ __forceinline__ Bilinear<acc_t> locate(const DeformConvGeometry& g, int64_t t,
-                                                  int64_t l, acc_t dy, acc_t dx) {
-  const int64_t i = t / g.kw, j = t % g.kw, oy = l / g.out_w, ox = l % g.out_w;
-  const acc_t y = static_cast<acc_t>(oy * g.stride_h - g.pad_h + i * g.dilation_h) + dy;
-  const acc_t x = static_cast<acc_t>(ox * g.stride_w - g.pad_w + j * g.dilation_w) + dx;
-  Bilinear<acc_t> b;
-  b.offset_grad = g.offset_grad_at(y, x);
-  // Beyond one pixel outside the image every neighbour is outside (this also keeps floor() of
-  // huge or NaN positions away from the integer conversion).
-  if (!(y > acc_t(-2) && y < static_cast<acc_t>(g.height + 1) && x > acc_t(-2) &&
-        x < static_cast<acc_t>(g.width + 1))) {
-    for (int k = 0; k < 4; ++k) b.index[k] = -1, b.w[k] = acc_t(0);
-    b.ly = b.lx = acc_t(0);
-    return b;
-  }
-  const acc_t fy = floor_of(y), fx = floor_of(x);
-  const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
-  const acc_t ly = y - fy, lx = x - fx, hy = acc_t(1) - ly, hx = acc_t(1) - lx;
-  b.ly = ly, b.lx = lx;
-  const acc_t w[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
-  for (int k = 0; k < 4; ++k) {
-    const int64_t yy = y0 + (k >> 1), xx = x0 + (k & 1);
-    const bool inside = yy >= 0 && yy < g.height && xx >= 0 && xx < g.width;
-    b.index[k] = inside ? yy * g.width + xx : -1;
-    b.w[k] = inside ? w[k] : acc_t(0);
-  }
-  return b;
-}
 
 // The offsets (dy, dx) and the mask of sampling point q = (image_group * taps + t) * plane + l.
 template <typename scalar_t, typename acc_t>
@@ -114,7 +53,7 @@ __global__ void deform_columns_kernel(DeformConvGeometry g, int64_t n,
     const int64_t q = ((img * g.offset_groups + c / group_channels) * taps + t) * plane + l;
     acc_t dy, dx, m;
     point_inputs(offset, mask, q, plane, dy, dx, m);
-    const Bilinear<acc_t> b = locate(g, t, l, dy, dx);
+    const BilinearPoint<acc_t> b = locate_point(g, t, l, dy, dx);
     const scalar_t* in = input + (img * g.channels + c) * hw;
     acc_t v = 0;
     for (int k = 0; k < 4; ++k) {
@@ -145,7 +84,7 @@ __global__ void deform_offset_mask_grad_kernel(DeformConvGeometry g, int64_t n,
     const int64_t img = image_group / g.offset_groups, group = image_group % g.offset_groups;
     acc_t dy, dx, m;
     point_inputs(offset, mask, q, plane, dy, dx, m);
-    const Bilinear<acc_t> b = locate(g, t, l, dy, dx);
+    const BilinearPoint<acc_t> b = locate_point(g, t, l, dy, dx);
     const acc_t ly = b.ly, lx = b.lx;
     acc_t gy = 0, gx = 0, gm = 0;
     for (int64_t c = group * group_channels; c < (group + 1) * group_channels; ++c) {
@@ -177,7 +116,7 @@ __global__ void deform_input_grad_keys_kernel(DeformConvGeometry g, int64_t n,
     const int64_t row = q / plane, l = q % plane, t = row % taps, image_group = row / taps;
     acc_t dy, dx, m;
     point_inputs(offset, mask, q, plane, dy, dx, m);
-    const Bilinear<acc_t> b = locate(g, t, l, dy, dx);
+    const BilinearPoint<acc_t> b = locate_point(g, t, l, dy, dx);
     for (int k = 0; k < 4; ++k) {
       keys[4 * q + k] = b.index[k] >= 0 ? image_group * hw + b.index[k] : outside;
       weights[4 * q + k] = b.w[k] * m;
@@ -209,23 +148,14 @@ __global__ void deform_input_grad_gather_kernel(DeformConvGeometry g, int64_t n,
   }
 }
 
-// Calls f(scalar_t{}, acc_t{}) for the chunk's element type.
-template <typename F>
-void dispatch_deform(DeformDtype dtype, F&& f) {
-  switch (dtype) {
-    case DeformDtype::kFloat: f(float{}, float{}); return;
-    case DeformDtype::kDouble: f(double{}, double{}); return;
-    case DeformDtype::kHalf: f(__half{}, float{}); return;
-    case DeformDtype::kBFloat16: f(__nv_bfloat16{}, float{}); return;
-  }
-}
-
 // Launches the kernel that `launch(scalar_t{}, acc_t{}, grid)` starts for the chunk's dtype, on
 // a grid covering `total` grid-stride items; nothing to do (and no launch) when total is 0.
 template <typename F>
 cudaError_t launch_over(const DeformConvChunk& c, int64_t total, F&& launch) {
   if (total == 0) return cudaSuccess;
-  dispatch_deform(c.dtype, [&](auto s, auto a) { launch(s, a, grid_for(total)); });
+  dispatch_dtype<__half, __nv_bfloat16>(c.dtype, [&](auto s) {
+    launch(s, ComputeType<decltype(s)>{}, grid_for(total));
+  });
   return cudaGetLastError();
 }
 

@@ -8,15 +8,14 @@
 #include <cstdint>
 
 #include "common/deform_conv_params.h"
+#include "common/dtype.h"
 
 namespace centernet_fast {
-
-enum class DeformDtype { kFloat, kDouble, kHalf, kBFloat16 };
 
 // One chunk of n images of a call. input, offset and mask point at the chunk's first image.
 struct DeformConvChunk {
   DeformConvGeometry g;
-  DeformDtype dtype;  // of input, offset and mask
+  Dtype dtype;  // of input, offset and mask
   int64_t n;
   const void* input;   // [n, C, H, W]
   const void* offset;  // [n, 2 dg taps, H_out, W_out]

@@ -8,6 +8,7 @@
 #include "common/focal_loss_dispatch.h"
 #include "common/focal_loss_math.h"
 #include "cuda/focal_loss_kernel.cuh"
+#include "cuda/type_convert.cuh"
 
 namespace centernet_fast {
 namespace {
@@ -33,28 +34,6 @@ struct DeviceDoubleMath {
 
 template <typename T>
 using DeviceMath = std::conditional_t<std::is_same_v<T, double>, DeviceDoubleMath, DeviceFloatMath>;
-
-// Explicit conversions: torch builds CUDA code with the implicit 16-bit conversions disabled.
-__device__ __forceinline__ float widen(float v) { return v; }
-__device__ __forceinline__ double widen(double v) { return v; }
-__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
-__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename Out>
-__device__ __forceinline__ Out narrow(float v) {
-  if constexpr (std::is_same_v<Out, __half>) {
-    return __float2half_rn(v);
-  } else if constexpr (std::is_same_v<Out, __nv_bfloat16>) {
-    return __float2bfloat16_rn(v);
-  } else {
-    return static_cast<Out>(v);
-  }
-}
-
-template <typename Out>
-__device__ __forceinline__ Out narrow(double v) {
-  return static_cast<Out>(v);  // only double logits compute in double
-}
 
 // The sum of v over the block, in a fixed order; the result is valid in thread 0. Each type has
 // its own shared buffer, so a sum of another type may follow without a barrier.
@@ -153,7 +132,7 @@ template <typename F>
 void dispatch(const FocalLossParams& p, F&& f) {
   dispatch_focal_types<__half, __nv_bfloat16>(p.logits_dtype, p.target_dtype, [&](auto lt, auto tt) {
     dispatch_focal_modes(p.config, [&](auto clamp, auto integer) {
-      f(FocalCompute<decltype(lt)>{}, clamp, integer, lt, tt);
+      f(ComputeType<decltype(lt)>{}, clamp, integer, lt, tt);
     });
   });
 }
