@@ -1,5 +1,6 @@
 """``centernet-fast train`` end to end on tiny data, and its errors."""
 
+import dataclasses
 import json
 import os
 import re
@@ -7,6 +8,8 @@ import re
 import pytest
 
 from centernet_fast import cli, data
+from centernet_fast.engine.config import TrainConfig
+from centernet_fast.engine.train_commands import config_from_args
 from train_fixtures import read_log
 
 
@@ -114,7 +117,6 @@ def test_main_job_checks_its_options_before_writing_data(tmp_path, capsys):
 
 
 def test_flags_turn_preset_options_off(tmp_path):
-    from centernet_fast.engine.train_commands import config_from_args
     parser_args = cli.build_parser().parse_args(["train", "--no-channels-last", "--color"])
     config, synthetic = config_from_args(parser_args)
     assert synthetic and config.channels_last is False and config.color is True
@@ -126,3 +128,52 @@ def test_an_existing_run_needs_resume(tmp_path, tiny_data, engine_stubs, capsys)
     assert cli.main(args) == 0
     assert cli.main(args) == 2
     assert "already holds a training run; continue it with --resume" in capsys.readouterr().err
+
+
+def parse_train(*args):
+    return config_from_args(cli.build_parser().parse_args(["train", *args]))
+
+
+def test_every_training_option_has_a_flag_from_its_field(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # unwrapped
+    for f in dataclasses.fields(TrainConfig):
+        flag = f.metadata.get("name", "--" + f.name.replace("_", "-"))
+        assert f"{flag} " in shown and " ".join(f.metadata["help"].split()) in shown, f.name
+
+
+def test_config_file_then_flags_then_set(tmp_path):
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps({"epochs": 7, "lr": 0.01, "lr_steps": [5, 6], "crop": "none"}))
+    config, synthetic = parse_train("--config", str(options), "--epochs", "9",
+                                    "--set", "lr=none", "grad_clip=2.5", "--set", "color=false")
+    assert synthetic and config.epochs == 9 and config.lr is None and config.grad_clip == 2.5
+    assert config.lr_steps == (5, 6) and config.crop == "none" and config.color is False
+    assert config.arch == "lite"  # the synthetic preset, below the file
+    # A run's config.json: the options it started from.
+    run_config = tmp_path / "config.json"
+    run_config.write_text(json.dumps({"model": {"arch": "lite", "train": TrainConfig(
+        arch="res_18", input_size=(96, 128), epochs=3).to_dict()}}))
+    config, _ = parse_train("--config", str(run_config), "--set", "input_size=64")
+    assert config.arch == "res_18" and config.epochs == 3 and config.input_size == (64, 64)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "speed=2"], "unknown training option 'speed'"),
+    (["--set", "epochs=two"], "epochs: expected an integer; got 'two'"),
+    (["--set", "color=maybe"], "color: expected true or false; got 'maybe'"),
+    (["--set", "epochs"], "--set: expected KEY=VALUE, got 'epochs'"),
+    (["--config", "MISSING"], "--config: .*missing.json does not exist"),
+    (["--config", "LIST"], "--config: .*list.json must hold a JSON object"),
+    (["--config", "UNKNOWN"], "unknown training options: speed"),
+])
+def test_bad_config_and_overrides_are_named(tmp_path, capsys, args, message):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "unknown.json").write_text('{"speed": 2}')
+    paths = {"MISSING": "missing.json", "LIST": "list.json", "UNKNOWN": "unknown.json"}
+    args = [str(tmp_path / paths[a]) if a in paths else a for a in args]
+    assert cli.main(["train", "--out", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("centernet-fast train: error: ") and len(err.splitlines()) == 1
+    assert re.search(message, err), err

@@ -2,8 +2,9 @@
 rate, mixed-precision dtype, model heads) every part of the training loop reads the same way."""
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
@@ -23,82 +24,92 @@ class TrainConfigError(ValueError):
     """A training option that cannot be used; the message names the option."""
 
 
+def _strides() -> str:
+    """The architectures' input multiples, e.g. ``"32; hourglass: 128"`` (the most common one
+    alone, the others by name)."""
+    by_stride: Dict[int, list] = {}
+    for name, spec in sorted(ARCHITECTURES.items()):
+        by_stride.setdefault(spec.size_divisibility, []).append(name)
+    common = max(by_stride, key=lambda s: len(by_stride[s]))
+    return "; ".join([str(common)] + [f"{', '.join(names)}: {s}"
+                                      for s, names in sorted(by_stride.items()) if s != common])
+
+
+def option(default: Any, group: str, help: str, **flag: Any) -> Any:
+    """A TrainConfig field with its documentation: ``group`` and ``help`` become the
+    ``centernet-fast train`` flag's (``train_commands``), ``flag`` the argparse extras
+    (``name``: another flag name, ``metavar``, ``choices``, ``default_help``: the default as
+    the help states it)."""
+    return field(default=default, metadata={"group": group, "help": help, **flag})
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run depends on; the defaults are the original CenterNet's ctdet
-    options (``opts.py``) where it has one.
+    options (``opts.py``) where it has one. Each field's ``help`` (its ``option`` metadata) is its
+    documentation, shown by ``centernet-fast train --help``, which derives every option's flag
+    from its field."""
 
-    Data (COCO format: an images folder and an instances JSON per split):
-        train_images, train_ann: the training split (required).
-        val_images, val_ann: the split evaluated at the end (and every ``eval_every`` epochs);
-            None: no evaluation.
-    Model:
-        arch: a ``models.ARCHITECTURES`` name; the heads come from the dataset
-            (``hm``: number of categories, ``wh``: 2, ``reg``: 2).
-        head_conv: hidden channels of the heads (None: the architecture's default).
-        pretrained_backbone: a local ImageNet state_dict for the backbone (None: from scratch).
-        input_size: (height, width) of the training input, multiples of the architecture's
-            ``size_divisibility`` (32; 128 for hourglass).
-        normalization: ``"coco_bgr"`` (the original statistics) or ``"imagenet_rgb"``.
-    Optimisation:
-        epochs: passes over the training set.
-        batch_size: the global batch (split evenly over the DDP processes).
-        lr: Adam learning rate; None: ``BASE_LR * batch_size / BASE_BATCH``.
-        lr_steps: epochs (0-based, at their start) from which the lr is multiplied by
-            ``lr_factor`` once more: the original ``--lr_step``.
-        warmup_iters: the lr ramps linearly from ~0 over this many first iterations (0: none).
-        grad_clip: clip the gradient norm to this value (None: no clipping).
-    Augmentation: crop (``"random"``, ``"shift_scale"`` = the original ``not_rand_crop``,
-        ``"none"``), flip probability, color (jitter and PCA lighting); see
-        ``data.AugmentConfig``.
-    Runtime:
-        device: ``"cuda"``, ``"cpu"``, ...; None: the GPU when there is one (under torchrun the
-            local rank's), else the CPU.
-        amp: ``"auto"`` (bfloat16 autocast on a CUDA GPU that supports it, off elsewhere),
-            ``"bf16"``, ``"fp16"`` (with a gradient scaler) or ``"off"``.
-        channels_last: run the model in channels-last memory format.
-        compile: ``torch.compile`` the model.
-        sync_bn: SyncBatchNorm across DDP processes (CUDA only, as PyTorch's SyncBatchNorm).
-        num_workers: DataLoader worker processes per training process.
-        seed: model initialisation, data order and augmentation all derive from it.
-    Schedule of the run's outputs:
-        eval_every: also evaluate after every this many epochs (0: only at the end).
-        checkpoint_every: also checkpoint every this many iterations within an epoch (0: only
-            at the end of each epoch), for long epochs that must survive a kill.
-        log_every: write a log line every this many iterations.
-        eval_batch_size: batch size of the evaluation.
-    """
-
-    train_images: str = ""
-    train_ann: str = ""
-    val_images: Optional[str] = None
-    val_ann: Optional[str] = None
-    arch: str = "dla_34"
-    head_conv: Optional[int] = None
-    pretrained_backbone: Optional[str] = None
-    input_size: Tuple[int, int] = (512, 512)
-    normalization: str = "coco_bgr"
-    epochs: int = 140
-    batch_size: int = 32
-    lr: Optional[float] = None
-    lr_steps: Tuple[int, ...] = (90, 120)
-    lr_factor: float = 0.1
-    warmup_iters: int = 0
-    grad_clip: Optional[float] = None
-    crop: str = "random"
-    flip: float = 0.5
-    color: bool = True
-    device: Optional[str] = None
-    amp: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
-    sync_bn: bool = False
-    num_workers: int = 4
-    seed: int = 0
-    eval_every: int = 0
-    checkpoint_every: int = 0
-    log_every: int = 10
-    eval_batch_size: int = 8
+    # Data (COCO format: an images folder and an instances JSON per split).
+    train_images: str = option("", "data", "training images folder (default: DATASET/TRAIN_SPLIT)",
+                               default_help="")
+    train_ann: str = option("", "data", "training instances JSON (default: DATASET/annotations/"
+                            "instances_TRAIN_SPLIT.json)", default_help="")
+    val_images: Optional[str] = option(None, "data", "validation images folder, evaluated at the "
+                                       "end and every eval_every epochs", default_help="")
+    val_ann: Optional[str] = option(None, "data", "validation instances JSON", default_help="")
+    # Model.
+    arch: str = option("dla_34", "model", "a models.ARCHITECTURES name; the heads come from the "
+                       "dataset (hm: its categories, wh: 2, reg: 2)", metavar="ARCH",
+                       choices=sorted(ARCHITECTURES))
+    head_conv: Optional[int] = option(None, "model", "hidden channels of the heads",
+                                      default_help="the architecture's")
+    pretrained_backbone: Optional[str] = option(None, "model", "local ImageNet state_dict of "
+                                                "the backbone", default_help="from scratch")
+    input_size: Tuple[int, int] = option((512, 512), "model", "SIDE or HEIGHT WIDTH of the "
+                                         "training input, multiples of the architecture's "
+                                         f"stride ({_strides()})", metavar="PX")
+    normalization: str = option("coco_bgr", "model", "coco_bgr (the original statistics) or "
+                                "imagenet_rgb", choices=sorted(NORMALIZATIONS))
+    # Optimisation.
+    epochs: int = option(140, "optimisation", "passes over the training set")
+    batch_size: int = option(32, "optimisation", "the global batch, split evenly over the DDP "
+                             "processes")
+    lr: Optional[float] = option(None, "optimisation", "Adam learning rate",
+                                 default_help=f"{BASE_LR} per {BASE_BATCH} images of the batch")
+    lr_steps: Tuple[int, ...] = option((90, 120), "optimisation", "epochs (0-based, at their "
+                                       "start) from which the lr is multiplied by lr_factor once "
+                                       "more, comma-separated: the original --lr_step")
+    lr_factor: float = option(0.1, "optimisation", "the lr's factor at each lr_steps epoch")
+    warmup_iters: int = option(0, "optimisation", "iterations over which the lr ramps linearly "
+                               "from ~0 (0: none)")
+    grad_clip: Optional[float] = option(None, "optimisation", "max gradient norm",
+                                        default_help="none")
+    crop: str = option("random", "augmentation", "random, shift_scale (the original "
+                       "not_rand_crop) or none", choices=CROP_MODES)
+    flip: float = option(0.5, "augmentation", "horizontal flip probability")
+    color: bool = option(True, "augmentation", "colour jitter and PCA lighting")
+    # Runtime.
+    device: Optional[str] = option(None, "runtime", "cuda, cpu, ...",
+                                   default_help="the GPU if there is one (under torchrun the "
+                                   "local rank's), else the CPU")
+    amp: str = option("auto", "runtime", "mixed precision: auto (bfloat16 on a GPU that "
+                      "supports it, off elsewhere), bf16, fp16 (with a gradient scaler) or off",
+                      choices=AMP_MODES)
+    channels_last: bool = option(False, "runtime", "channels-last memory format")
+    compile: bool = option(False, "runtime", "torch.compile the model")
+    sync_bn: bool = option(False, "runtime", "SyncBatchNorm across DDP processes (CUDA only, as "
+                           "PyTorch's)")
+    num_workers: int = option(4, "runtime", "data worker processes per training process (the "
+                              "synthetic job: none on the CPU)", name="--workers")
+    seed: int = option(0, "runtime", "model initialisation, data order and augmentation all "
+                       "derive from it")
+    eval_every: int = option(0, "runtime", "also evaluate every N epochs (0: only at the end)")
+    checkpoint_every: int = option(0, "runtime", "also checkpoint every N iterations within an "
+                                   "epoch (0: every epoch), for long epochs that must survive a "
+                                   "kill")
+    log_every: int = option(10, "runtime", "a log line every N iterations")
+    eval_batch_size: int = option(8, "runtime", "batch size of the evaluation")
 
     def __post_init__(self):
         self.input_size = _size(self.input_size)
@@ -106,11 +117,15 @@ class TrainConfig:
 
     def validate(self, world_size: int = 1) -> None:
         """Raises ``TrainConfigError`` naming the first option that cannot be used."""
+        self.validate_data()
+        self.validate_options(world_size)
+
+    def validate_data(self) -> None:
+        """The dataset paths: a training split, and both or neither validation paths."""
         _check(bool(self.train_images) and bool(self.train_ann), "train_images/train_ann",
                "the training split is required", (self.train_images, self.train_ann))
         _check((self.val_images is None) == (self.val_ann is None), "val_images/val_ann",
                "give both or neither", (self.val_images, self.val_ann))
-        self.validate_options(world_size)
 
     def validate_options(self, world_size: int = 1) -> None:
         """``validate`` without the dataset paths: what can be checked before the data exists
@@ -168,6 +183,53 @@ class TrainConfig:
         if unknown:
             raise TrainConfigError(f"unknown training options: {', '.join(unknown)}")
         return cls(**values)
+
+
+def option_types() -> Dict[str, Any]:
+    """{option name: its type annotation} of TrainConfig."""
+    return typing.get_type_hints(TrainConfig)
+
+
+def scalar_type(annotation: Any) -> type:
+    """int, float, str or bool: the annotation itself, or X of Optional[X]."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if typing.get_origin(annotation) is Union and len(args) == 1 else annotation
+
+
+def parse_option(name: str, text: str) -> Any:
+    """The value of option ``name`` written as text (``--set name=text``, a JSON-less override):
+    numbers as numbers, ``true``/``false`` for flags, ``none`` for an optional option,
+    comma-separated integers for the tuples. Raises ``TrainConfigError`` naming the option."""
+    types = option_types()
+    if name not in types:
+        raise TrainConfigError(f"unknown training option {name!r}; known: "
+                               f"{', '.join(sorted(types))}")
+    annotation = types[name]
+    kind = scalar_type(annotation)
+    try:
+        if text.lower() == "none" and kind is not annotation:
+            return None
+        if typing.get_origin(kind) is tuple:
+            values = tuple(int(v) for v in text.split(",") if v.strip())
+            return values[0] if name == "input_size" and len(values) == 1 else values
+        if kind is bool:
+            if text.lower() not in BOOLEANS:
+                raise ValueError(text)
+            return BOOLEANS[text.lower()]
+        return kind(text)
+    except ValueError:
+        raise TrainConfigError(f"{name}: expected {_describe_type(annotation)}; got {text!r}")
+
+
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
+            "on": True, "off": False}
+
+
+def _describe_type(annotation: Any) -> str:
+    kind = scalar_type(annotation)
+    what = ("comma-separated integers" if typing.get_origin(kind) is tuple
+            else {bool: "true or false", int: "an integer", float: "a number"}.get(kind, "text"))
+    return what + (" or none" if kind is not annotation else "")
 
 
 def heads_for(num_classes: int) -> Dict[str, int]:

@@ -11,13 +11,11 @@ import os
 from typing import Any, Dict, Optional
 
 from centernet_fast.data import load_coco, write_synthetic_coco
-from centernet_fast.engine.checkpointing import check_resume_path
 from centernet_fast.engine.config import TrainConfig
 from centernet_fast.engine.distributed import (choose_device, cleanup_distributed,
                                                on_main_process, setup_distributed)
 from centernet_fast.engine.predict import predict
-from centernet_fast.engine.run_dir import check_fresh_run
-from centernet_fast.engine.train import TrainResult, train
+from centernet_fast.engine.train import TrainResult, check_run, train_checked
 
 logger = logging.getLogger("centernet_fast.engine")
 
@@ -71,13 +69,9 @@ def run_training(config: TrainConfig, out_dir: str, *, resume: Optional[str] = N
     """
     info = setup_distributed(config.device)
     try:
+        # Everything that can be checked before minutes of writing data, once.
+        check_run(config, out_dir, resume, info.world_size, with_data=synthetic_data is None)
         if synthetic_data is not None:
-            # Everything that can be checked before minutes of writing data.
-            config.validate_options(info.world_size)
-            check_fresh_run(out_dir, resume)
-            if resume is not None:
-                check_resume_path(resume)
-
             def write_data():
                 logger.info("writing the synthetic dataset to %s", synthetic_dir)
                 write_synthetic_coco(synthetic_dir, **synthetic_data)
@@ -87,7 +81,8 @@ def run_training(config: TrainConfig, out_dir: str, *, resume: Optional[str] = N
             splits = write_synthetic_coco(synthetic_dir, **synthetic_data)
             config.train_images, config.train_ann = splits["train"]
             config.val_images, config.val_ann = splits["val"]
-        result = train(config, out_dir, resume=resume)
+            config.validate_data()
+        result = train_checked(config, out_dir, info, resume=resume)
         if predict_count is None:
             predict_count = PREDICT_COUNT if synthetic_data is not None else 0
         if info.is_main and predict_count and config.val_images is not None:

@@ -26,9 +26,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from centernet_fast.data import CocoDetection, batch_targets, collate_detections
-from centernet_fast.engine.checkpointing import (describe, final_checkpoint_path,
-                                                 last_checkpoint_path, model_config,
-                                                 read_training_checkpoint,
+from centernet_fast.engine.checkpointing import (check_resume_path, describe,
+                                                 final_checkpoint_path, last_checkpoint_path,
+                                                 model_config, read_training_checkpoint,
                                                  restore_training_state, save_training_checkpoint)
 from centernet_fast.engine.config import TrainConfig, TrainConfigError, amp_dtype, heads_for
 from centernet_fast.engine.distributed import (DistInfo, cleanup_distributed, mean_over_processes,
@@ -338,13 +338,32 @@ def train(config: TrainConfig, out_dir: str, *, resume: Optional[str] = None,
     """
     info = setup_distributed(config.device)
     try:
-        config.validate(info.world_size)
-        check_fresh_run(out_dir, resume)
-        checkpoint = read_training_checkpoint(resume) if resume is not None else None
-        run = _Run(config, out_dir, info, callback)
-        if checkpoint is not None:
-            run.resume(checkpoint, resume)
-        return run.fit()
+        check_run(config, out_dir, resume, info.world_size)
+        return train_checked(config, out_dir, info, resume=resume, callback=callback)
     finally:
         cleanup_distributed(info)
+
+
+def check_run(config: TrainConfig, out_dir: str, resume: Optional[str], world_size: int, *,
+              with_data: bool = True) -> None:
+    """The checks before a run writes anything: every option (the dataset paths too unless
+    ``with_data`` is False, for a job that writes its dataset after this), that ``out_dir``
+    holds no other run, and that ``resume`` names a file. Raises as ``train`` documents."""
+    if with_data:
+        config.validate_data()
+    config.validate_options(world_size)
+    check_fresh_run(out_dir, resume)
+    if resume is not None:
+        check_resume_path(resume)
+
+
+def train_checked(config: TrainConfig, out_dir: str, info: DistInfo, *,
+                  resume: Optional[str] = None,
+                  callback: Optional[Callable[[StepInfo], None]] = None) -> TrainResult:
+    """``train`` after ``check_run``, in the process group of ``info`` (``setup_distributed``)."""
+    checkpoint = read_training_checkpoint(resume) if resume is not None else None
+    run = _Run(config, out_dir, info, callback)
+    if checkpoint is not None:
+        run.resume(checkpoint, resume)
+    return run.fit()
 

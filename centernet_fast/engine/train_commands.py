@@ -13,35 +13,25 @@ Under ``torchrun --nproc_per_node N`` the same command trains on N processes.
 """
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
-from typing import Optional, Tuple
+import typing
+from typing import Any, Dict, Optional, Tuple
 
 from centernet_fast.data import DatasetError
 from centernet_fast.engine.checkpointing import last_checkpoint_path
-from centernet_fast.engine.config import (AMP_MODES, NORMALIZATIONS, TrainConfig,
-                                          TrainConfigError)
+from centernet_fast.engine.config import (TrainConfig, TrainConfigError, option_types,
+                                          parse_option, scalar_type)
 from centernet_fast.engine.synthetic_job import (SYNTHETIC_DATA, SYNTHETIC_PRESET, run_training,
                                                  synthetic_preset)
-from centernet_fast.models import ARCHITECTURES, CheckpointError
-from centernet_fast.data.transforms import CROP_MODES
+from centernet_fast.models import CheckpointError
 
 #: Errors that mean bad input rather than a bug: reported in one line, exit status 2.
 USER_ERRORS = (TrainConfigError, DatasetError, CheckpointError, FileNotFoundError,
                FileExistsError)
-
-
-def _strides() -> str:
-    """The architectures' input multiples for the help, e.g. ``"32; hourglass: 128"`` (the most
-    common one alone, the others by name)."""
-    by_stride = {}
-    for name, spec in sorted(ARCHITECTURES.items()):
-        by_stride.setdefault(spec.size_divisibility, []).append(name)
-    common = max(by_stride, key=lambda s: len(by_stride[s]))
-    return "; ".join([str(common)] + [f"{', '.join(names)}: {s}"
-                                      for s, names in sorted(by_stride.items()) if s != common])
 
 
 def _int_list(text: str) -> Tuple[int, ...]:
@@ -79,30 +69,54 @@ def _dataset_paths(args) -> Optional[Tuple[str, str, Optional[str], Optional[str
     return train_images, train_ann, val_images, val_ann
 
 
+#: The options that _dataset_paths resolves (from DATASET and the split names, or the flags).
+DATA_OPTIONS = ("train_images", "train_ann", "val_images", "val_ann")
+
+
 def config_from_args(args) -> Tuple[TrainConfig, bool]:
-    """The TrainConfig of the parsed arguments, and whether it is the synthetic main job."""
+    """The TrainConfig of the parsed arguments, and whether it is the synthetic main job. Later
+    sources win: the defaults, the synthetic preset (without a dataset), --config FILE, the
+    option flags, --set KEY=VALUE."""
     paths = _dataset_paths(args)
     synthetic = paths is None
     values = synthetic_preset(args.device) if synthetic else {}
-    for name in ("arch", "head_conv", "pretrained_backbone", "input_size", "normalization",
-                 "epochs", "batch_size", "lr", "lr_steps", "lr_factor", "warmup_iters",
-                 "grad_clip", "crop", "flip", "device", "amp", "num_workers", "seed",
-                 "eval_every", "checkpoint_every", "log_every", "eval_batch_size"):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
+    if args.config is not None:
+        values.update(read_config_file(args.config))
+    for f in dataclasses.fields(TrainConfig):
+        if f.name not in DATA_OPTIONS and getattr(args, f.name) is not None:
+            values[f.name] = getattr(args, f.name)
     if isinstance(values.get("input_size"), list):
         size = values["input_size"]  # SIDE or HEIGHT WIDTH; more is left for the check to name
         values["input_size"] = size[0] if len(size) == 1 else tuple(size)
-    for flag in ("compile", "sync_bn"):
-        values[flag] = getattr(args, flag) or values.get(flag, False)
-    for flag in ("channels_last", "color"):  # --flag / --no-flag; None: the default or preset
-        if getattr(args, flag) is not None:
-            values[flag] = getattr(args, flag)
+    for item in args.set or ():
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise TrainConfigError(f"--set: expected KEY=VALUE, got {item!r}")
+        values[name.strip()] = parse_option(name.strip(), text.strip())
     if args.predict is not None and args.predict < 0:
         raise TrainConfigError(f"--predict: expected a number of images >= 0, got {args.predict}")
     if not synthetic:
-        values.update(zip(("train_images", "train_ann", "val_images", "val_ann"), paths))
-    return TrainConfig(**values), synthetic
+        values.update(zip(DATA_OPTIONS, paths))
+    return TrainConfig.from_dict(values), synthetic
+
+
+def read_config_file(path: str) -> Dict[str, Any]:
+    """The options of a JSON file: a mapping of TrainConfig options, or a run's config.json
+    (its ``model.train`` entry, the options the run started from). Unknown options raise
+    ``TrainConfigError`` later, naming them."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--config: {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = json.load(f)
+    except json.JSONDecodeError as e:
+        raise TrainConfigError(f"--config: {path} is not valid JSON: {e}") from e
+    if isinstance(values, dict) and isinstance(values.get("model"), dict) \
+            and "train" in values["model"]:
+        values = values["model"]["train"]
+    if not isinstance(values, dict):
+        raise TrainConfigError(f"--config: {path} must hold a JSON object of training options")
+    return values
 
 
 def _train(args) -> int:
@@ -126,32 +140,18 @@ def _train(args) -> int:
 
 
 def add_train_commands(subparsers) -> None:
-    """Adds ``train`` to an argparse subparsers object."""
+    """Adds ``train`` to an argparse subparsers object: the flags of the run (dataset, synthetic
+    data, output), then one flag per TrainConfig option, generated from its field."""
     p = subparsers.add_parser(
         "train", help="train a CenterNet detector (no dataset: the synthetic main job)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = TrainConfig()
-    s = SYNTHETIC_PRESET
-
-    def show(value):
-        if isinstance(value, tuple):
-            return ",".join(map(str, value)) if value else "none"
-        return value
-
-    def default(name):
-        synthetic = f"; synthetic: {show(s[name])}" if name in s else ""
-        return f"(default: {show(getattr(d, name))}{synthetic})"
-
-    data = p.add_argument_group("data")
+    groups = {name: p.add_argument_group(name) for name in OPTION_GROUPS}
+    data = groups["data"]
     data.add_argument("dataset", nargs="?", default=None,
                       help="COCO-format dataset folder; none: the built-in synthetic dataset")
     data.add_argument("--train-split", default="train", help="training split name (train)")
     data.add_argument("--val-split", default="val",
                       help="validation split name (val); '' for no evaluation")
-    data.add_argument("--train-images", help="training images folder (overrides the split)")
-    data.add_argument("--train-ann", help="training instances JSON (overrides the split)")
-    data.add_argument("--val-images", help="validation images folder")
-    data.add_argument("--val-ann", help="validation instances JSON")
     data.add_argument("--synthetic-dir", help="where the synthetic dataset is written or "
                       "reused (default: OUT/synthetic)")
     data.add_argument("--synthetic-train", type=int, help=f"synthetic training images "
@@ -163,53 +163,59 @@ def add_train_commands(subparsers) -> None:
     data.add_argument("--predict", type=int, default=None, help="draw the detections of this "
                       "many validation images into OUT/predictions (default: 8 for the "
                       "synthetic job, 0 with a dataset)")
-
-    model = p.add_argument_group("model")
-    model.add_argument("--arch", choices=sorted(ARCHITECTURES), metavar="ARCH",
-                       help=f"one of {', '.join(sorted(ARCHITECTURES))} {default('arch')}")
-    model.add_argument("--head-conv", type=int, help="head hidden channels (default: the "
-                       "architecture's)")
-    model.add_argument("--pretrained-backbone", help="local ImageNet state_dict of the backbone")
-    model.add_argument("--input-size", type=int, nargs="+", metavar="PX",
-                       help=f"SIDE or HEIGHT WIDTH, multiples of the architecture's stride "
-                       f"({_strides()}) {default('input_size')}")
-    model.add_argument("--normalization", choices=sorted(NORMALIZATIONS),
-                       help=default("normalization"))
-
-    optim = p.add_argument_group("optimisation")
-    optim.add_argument("--epochs", type=int, help=default("epochs"))
-    optim.add_argument("--batch-size", type=int, help=f"global batch {default('batch_size')}")
-    optim.add_argument("--lr", type=float, help="Adam learning rate (default: 1.25e-4 per 32 "
-                       f"images of the batch{'; synthetic: ' + str(s['lr']) if 'lr' in s else ''})")
-    optim.add_argument("--lr-steps", type=_int_list, help="epochs at which the lr drops, comma-"
-                       f"separated {default('lr_steps')}")
-    optim.add_argument("--lr-factor", type=float, help=default("lr_factor"))
-    optim.add_argument("--warmup-iters", type=int, help=default("warmup_iters"))
-    optim.add_argument("--grad-clip", type=float, help="max gradient norm (default: none)")
-    optim.add_argument("--crop", choices=CROP_MODES, help=default("crop"))
-    optim.add_argument("--flip", type=float, help=default("flip"))
-    optim.add_argument("--color", action=argparse.BooleanOptionalAction, default=None,
-                       help="colour jitter and PCA lighting (default: on; synthetic: off)")
-    optim.add_argument("--seed", type=int, help=default("seed"))
-
-    run = p.add_argument_group("runtime")
+    run = groups["runtime"]
     run.add_argument("--out", default="runs/train", help="run directory (default: runs/train)")
     run.add_argument("--resume", nargs="?", const="last", default=None, metavar="CKPT",
                      help="continue a killed run (default CKPT: OUT/checkpoints/last.pth)")
-    run.add_argument("--device", help="cuda, cpu, ... (default: the GPU if there is one)")
-    run.add_argument("--amp", choices=AMP_MODES, help="mixed precision (default: auto = "
-                     "bfloat16 on a GPU that supports it, off elsewhere)")
-    run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                     help=f"channels-last memory format {default('channels_last')}")
-    run.add_argument("--compile", action="store_true", help="torch.compile the model")
-    run.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under DDP (CUDA)")
-    run.add_argument("--workers", dest="num_workers", type=int, help="data worker processes per "
-                     "training process (default: 4; synthetic: 0 on the CPU, 4 on a GPU)")
-    run.add_argument("--eval-every", type=int, help="also evaluate every N epochs (default: 0, "
-                     "only at the end)")
-    run.add_argument("--checkpoint-every", type=int, help="also checkpoint every N iterations "
-                     "(default: 0, every epoch)")
-    run.add_argument("--log-every", type=int, help=default("log_every"))
-    run.add_argument("--eval-batch-size", type=int, help=default("eval_batch_size"))
+    run.add_argument("--config", metavar="FILE", help="a JSON object of training options (or a "
+                     "run's config.json); the option flags and --set override it")
+    run.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                     help="options by their config names, after every other source, e.g. "
+                     "--set lr=1e-3 lr_steps=3,4 color=false grad_clip=none")
+    for f in dataclasses.fields(TrainConfig):
+        flag, kwargs = _option_flag(f)
+        groups[f.metadata["group"]].add_argument(flag, **kwargs)
     p.set_defaults(func=_train)
 
+
+#: The help's sections, in order; every TrainConfig option names one.
+OPTION_GROUPS = ("data", "model", "optimisation", "augmentation", "runtime")
+
+
+def _option_flag(f: dataclasses.Field):
+    """(flag name, argparse keyword arguments) of the TrainConfig option ``f``: the value's
+    parser from the field's type, the help from its metadata with the default and the
+    synthetic preset's value. Every flag defaults to None, meaning "not given"."""
+    meta, annotation = f.metadata, option_types()[f.name]
+    kind = scalar_type(annotation)
+    kwargs: Dict[str, Any] = {"dest": f.name, "default": None}
+    if kind is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif f.name == "input_size":
+        kwargs.update(type=int, nargs="+")
+    elif typing.get_origin(kind) is tuple:
+        kwargs["type"] = _int_list
+    else:
+        kwargs["type"] = kind
+    for key in ("metavar", "choices"):
+        if key in meta:
+            kwargs[key] = meta[key]
+    shown = meta.get("default_help", _show(f.default))
+    help_text = meta["help"]
+    if "metavar" in meta and "choices" in meta:
+        help_text += f": one of {', '.join(meta['choices'])}"
+    if shown:
+        synthetic = (f"; synthetic: {_show(SYNTHETIC_PRESET[f.name])}"
+                     if f.name in SYNTHETIC_PRESET else "")
+        help_text += f" (default: {shown}{synthetic})"
+    kwargs["help"] = help_text.replace("%", "%%")
+    return meta.get("name", "--" + f.name.replace("_", "-")), kwargs
+
+
+def _show(value) -> str:
+    """An option's value as the help writes it."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) if value else "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else str(value)
