@@ -6,6 +6,7 @@ import torch
 
 from batches import box_maps, distinct_heat, random_batch
 from cuda_emu_harness import SCHEDULES, across_schedules, assert_same_bits
+from index_bounds import over_the_bounds
 
 cpu = torch.ops.centernet_fast
 
@@ -106,3 +107,10 @@ def test_ctdet_decode_edge_cases(emu):
     decode_both(emu, heat, wh, reg, K=30)
     decode_both(emu, torch.zeros(2, 3, 9, 9), wh, reg, K=30)  # all ties at zero
     decode_both(emu, heat[:0], wh[:0], reg[:0], K=30)  # empty batch
+
+
+@pytest.mark.parametrize("case", range(3), ids=["decode", "targets", "deform"])
+def test_cuda_registrations_refuse_sizes_past_32_bit_indices(emu, case):
+    call, message = over_the_bounds(emu)[case]
+    with pytest.raises(ValueError, match=message):
+        call()

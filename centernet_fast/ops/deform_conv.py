@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from centernet_fast.ops import reference
-from centernet_fast.ops._checks import check_deform_conv2d_args, check_mode, pair, BORDER_RULES
+from centernet_fast.ops._checks import BORDER_RULES, check_deform_conv2d_args, check_mode, pair
 from centernet_fast.ops._extension import extension_available
 
 OP = "deform_conv2d"
