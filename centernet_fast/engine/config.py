@@ -2,6 +2,7 @@
 rate, mixed-precision dtype, model heads) every part of the training loop reads the same way."""
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple, Union
@@ -185,8 +186,9 @@ class TrainConfig:
         return cls(**values)
 
 
+@functools.lru_cache(maxsize=None)
 def option_types() -> Dict[str, Any]:
-    """{option name: its type annotation} of TrainConfig."""
+    """{option name: its type annotation} of TrainConfig (read once; do not modify)."""
     return typing.get_type_hints(TrainConfig)
 
 

@@ -34,12 +34,15 @@ USER_ERRORS = (TrainConfigError, DatasetError, CheckpointError, FileNotFoundErro
                FileExistsError)
 
 
-def _int_list(text: str) -> Tuple[int, ...]:
-    """``"90,120"`` -> (90, 120), the original ``--lr_step`` format; ``""`` -> ()."""
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+def _option_parser(name: str):
+    """The argparse type of option ``name``: ``parse_option``, the parser of --set too (e.g.
+    ``"90,120"`` -> (90, 120), the original ``--lr_step`` format; ``""`` -> ())."""
+    def parse(text: str):
+        try:
+            return parse_option(name, text)
+        except TrainConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from e
+    return parse
 
 
 def _dataset_paths(args) -> Optional[Tuple[str, str, Optional[str], Optional[str]]]:
@@ -194,7 +197,7 @@ def _option_flag(f: dataclasses.Field):
     elif f.name == "input_size":
         kwargs.update(type=int, nargs="+")
     elif typing.get_origin(kind) is tuple:
-        kwargs["type"] = _int_list
+        kwargs["type"] = _option_parser(f.name)
     else:
         kwargs["type"] = kind
     for key in ("metavar", "choices"):

@@ -94,7 +94,8 @@ if extension_available():
     def _deform_conv2d_backward_fake(grad_output, input, offset, weight, mask, stride, padding,
                                      dilation, output_mask=(True, True, True),
                                      border_rule="torchvision"):
-        check_mode("deform_conv2d_backward", "border_rule", border_rule, BORDER_RULES)
+        # Named as the compiled op's check names it (its checks are deform_conv2d's).
+        check_mode(OP, "border_rule", border_rule, BORDER_RULES)
         kh, kw = weight.shape[2:]
         mask_shape = (offset.shape[0], offset.shape[1] // 2, offset.shape[2], offset.shape[3])
         return (torch.empty_like(input, memory_format=torch.contiguous_format),
